@@ -1,0 +1,116 @@
+// Package facematch holds the domain of the Face Match API: the types every other package shares
+// and the interfaces they depend on. It imports nothing of the project and no third-party code.
+package facematch
+
+import (
+	"context"
+	"math"
+)
+
+// Decision values of a face match.
+const (
+	StatusApproved = "Approved"
+	StatusDeclined = "Declined"
+)
+
+// Warning risks a face match can carry.
+const (
+	RiskLowSimilarity    = "LOW_FACE_MATCH_SIMILARITY"
+	RiskNoReferenceImage = "NO_REFERENCE_IMAGE"
+)
+
+// DefaultThreshold is the decline threshold used when a request names none.
+const DefaultThreshold = 30.0
+
+// FaceMatch is the result of comparing a user image with a reference image, shaped as the
+// `face_match` object of the API.
+type FaceMatch struct {
+	Status   string      `json:"status"`
+	Score    *float64    `json:"score"`
+	User     ImageResult `json:"user_image"`
+	Ref      ImageResult `json:"ref_image"`
+	Warnings []Warning   `json:"warnings"`
+}
+
+// ImageResult lists the faces found in one image and the rotation under which they were found.
+type ImageResult struct {
+	Entities  []Entity `json:"entities"`
+	BestAngle int      `json:"best_angle"`
+}
+
+// Entity is one face: its box as [x1, y1, x2, y2] in pixels of the submitted image after EXIF
+// orientation and rotation, and attributes the model cannot estimate, which stay null.
+type Entity struct {
+	BBox       [4]int   `json:"bbox"`
+	Confidence *float64 `json:"confidence"`
+	Age        *float64 `json:"age"`
+	Gender     *string  `json:"gender"`
+}
+
+// Warning explains why a face match was declined.
+type Warning struct {
+	Feature          string         `json:"feature"`
+	Risk             string         `json:"risk"`
+	LogType          string         `json:"log_type"`
+	ShortDescription string         `json:"short_description"`
+	LongDescription  string         `json:"long_description"`
+	AdditionalData   map[string]any `json:"additional_data"`
+	NodeID           *string        `json:"node_id"`
+}
+
+// MatchInput is one comparison asked of a Matcher: the two images as submitted.
+type MatchInput struct {
+	User      []byte
+	Ref       []byte
+	Threshold float64
+	Rotate    bool
+}
+
+// Matcher compares the faces of two images. Implementations are safe for concurrent use.
+type Matcher interface {
+	Match(ctx context.Context, in MatchInput) (FaceMatch, error)
+}
+
+// RoundScore rounds a similarity to the two decimals the API reports.
+func RoundScore(s float64) float64 {
+	return math.Round(s*100) / 100
+}
+
+// Decide builds the face_match decision from a score (nil when no face pair could be scored) and
+// the faces found, following FM-MATCH-2 and FM-MATCH-3: a score equal to the threshold declines.
+func Decide(score *float64, user, ref ImageResult, threshold float64) FaceMatch {
+	fm := FaceMatch{Score: score, User: user, Ref: ref, Warnings: []Warning{}}
+	switch {
+	case score == nil:
+		fm.Status = StatusDeclined
+		fm.Warnings = append(fm.Warnings, Warning{
+			Feature:          "FACEMATCH",
+			Risk:             RiskNoReferenceImage,
+			LogType:          "error",
+			ShortDescription: "No face to compare",
+			LongDescription:  "A face could not be found in the user image or in the reference image, so the two could not be compared.",
+			AdditionalData: map[string]any{
+				"user_image_faces": len(user.Entities),
+				"ref_image_faces":  len(ref.Entities),
+			},
+		})
+	case *score > threshold:
+		fm.Status = StatusApproved
+	default:
+		fm.Status = StatusDeclined
+		fm.Warnings = append(fm.Warnings, Warning{
+			Feature:          "FACEMATCH",
+			Risk:             RiskLowSimilarity,
+			LogType:          "error",
+			ShortDescription: "Low face match similarity",
+			LongDescription:  "The similarity between the face in the user image and the face in the reference image is at or below the decline threshold.",
+		})
+	}
+	if fm.User.Entities == nil {
+		fm.User.Entities = []Entity{}
+	}
+	if fm.Ref.Entities == nil {
+		fm.Ref.Entities = []Entity{}
+	}
+	return fm
+}
