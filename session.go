@@ -1,0 +1,38 @@
+package facematch
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Session is a persisted API-type face-match session (FM-SES-1). Its id is the request_id of
+// the call that created it.
+type Session struct {
+	ID         string
+	Number     int64
+	AppID      string
+	VendorData *string
+	Metadata   json.RawMessage // nil when the call sent none
+	CreatedAt  time.Time
+	FaceMatch  FaceMatch
+}
+
+// Image kinds of a session: the reference image is the source, the user image the target.
+const (
+	ImageSource = "source"
+	ImageTarget = "target"
+)
+
+// StoredImage is one image of a session as submitted.
+type StoredImage struct {
+	ContentType string
+	Data        []byte
+}
+
+// NewSession is everything a successful saved call writes in one transaction: the session, both
+// images and the consumption of its reserved credit.
+type NewSession struct {
+	Session
+	Source, Target StoredImage
+	Credit         Reservation
+}

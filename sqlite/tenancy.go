@@ -1,0 +1,164 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+
+	"github.com/facematch/facematch"
+)
+
+// CreateOrganization creates an organization with an initial balance, recorded as a grant.
+func (db *DB) CreateOrganization(ctx context.Context, name string, credits int64) (facematch.Organization, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return facematch.Organization{}, facematch.Errorf(facematch.EINVALID, "an organization needs a name")
+	}
+	if credits < 0 {
+		return facematch.Organization{}, facematch.Errorf(facematch.EINVALID, "initial credits must not be negative")
+	}
+	o := facematch.Organization{ID: newID(), Name: name, Credits: credits, CreatedAt: db.Now().UTC()}
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO organizations (id, name, credits, created_us) VALUES (?, ?, ?, ?)`,
+			o.ID, o.Name, o.Credits, micros(o.CreatedAt)); err != nil {
+			return err
+		}
+		return grant(ctx, tx, o.ID, credits, o.CreatedAt.UnixMicro())
+	})
+	return o, err
+}
+
+func grant(ctx context.Context, tx *sql.Tx, orgID string, amount, atUS int64) error {
+	if amount == 0 {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO credit_ledger (org_id, amount, reason, created_us) VALUES (?, ?, 'grant', ?)`, orgID, amount, atUS)
+	return err
+}
+
+// AddCredits changes a balance by amount; removing more than the balance holds is refused.
+func (db *DB) AddCredits(ctx context.Context, orgID string, amount int64) (facematch.Organization, error) {
+	var o facematch.Organization
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE organizations SET credits = credits + ? WHERE id = ? AND credits + ? >= 0`, amount, orgID, amount)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			if _, err := organization(ctx, tx, orgID); err != nil {
+				return err
+			}
+			return facematch.Errorf(facematch.EINVALID, "organization %s holds fewer than %d credits", orgID, -amount)
+		}
+		if err := grant(ctx, tx, orgID, amount, micros(db.Now())); err != nil {
+			return err
+		}
+		o, err = organization(ctx, tx, orgID)
+		return err
+	})
+	return o, err
+}
+
+// queryer is what a transaction and a pool have in common.
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func organization(ctx context.Context, q queryer, id string) (facematch.Organization, error) {
+	var o facematch.Organization
+	var created int64
+	err := q.QueryRowContext(ctx, `SELECT id, name, credits, created_us FROM organizations WHERE id = ?`, id).
+		Scan(&o.ID, &o.Name, &o.Credits, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return o, notFound("organization " + id)
+	}
+	o.CreatedAt = fromMicros(created)
+	return o, err
+}
+
+// Organization returns an organization and its balance.
+func (db *DB) Organization(ctx context.Context, id string) (facematch.Organization, error) {
+	return organization(ctx, db.read, id)
+}
+
+// CreateApplication creates an application of an organization.
+func (db *DB) CreateApplication(ctx context.Context, orgID, name string, mode facematch.Mode) (facematch.Application, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return facematch.Application{}, facematch.Errorf(facematch.EINVALID, "an application needs a name")
+	}
+	if mode != facematch.ModeLive && mode != facematch.ModeSandbox {
+		return facematch.Application{}, facematch.Errorf(facematch.EINVALID, "mode must be live or sandbox")
+	}
+	a := facematch.Application{ID: newID(), OrgID: orgID, Name: name, Mode: mode, CreatedAt: db.Now().UTC()}
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := organization(ctx, tx, orgID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO applications (id, org_id, name, mode, created_us) VALUES (?, ?, ?, ?, ?)`,
+			a.ID, a.OrgID, a.Name, string(a.Mode), micros(a.CreatedAt))
+		return err
+	})
+	return a, err
+}
+
+// CreateAPIKey stores a key (its id and the hash of its secret) for an application.
+func (db *DB) CreateAPIKey(ctx context.Context, k facematch.APIKey) (facematch.APIKey, error) {
+	k.CreatedAt = db.Now().UTC()
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM applications WHERE id = ?`, k.AppID).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return notFound("application " + k.AppID)
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO api_keys (id, app_id, secret_hash, created_us) VALUES (?, ?, ?, ?)`,
+			k.ID, k.AppID, k.SecretHash, micros(k.CreatedAt))
+		return err
+	})
+	return k, err
+}
+
+// RevokeAPIKey revokes a key; revoking it again is harmless.
+func (db *DB) RevokeAPIKey(ctx context.Context, id string) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_us = COALESCE(revoked_us, ?) WHERE id = ?`, micros(db.Now()), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return notFound("key " + id)
+		}
+		return nil
+	})
+}
+
+// APIKey returns a key and its application.
+func (db *DB) APIKey(ctx context.Context, id string) (facematch.APIKey, facematch.Application, error) {
+	var (
+		k                   facematch.APIKey
+		a                   facematch.Application
+		keyCreated, appMade int64
+		revoked             sql.NullInt64
+		mode                string
+	)
+	err := db.read.QueryRowContext(ctx, `
+		SELECT k.id, k.app_id, k.secret_hash, k.created_us, k.revoked_us, a.org_id, a.name, a.mode, a.created_us
+		FROM api_keys k JOIN applications a ON a.id = k.app_id WHERE k.id = ?`, id).
+		Scan(&k.ID, &k.AppID, &k.SecretHash, &keyCreated, &revoked, &a.OrgID, &a.Name, &mode, &appMade)
+	if errors.Is(err, sql.ErrNoRows) {
+		return k, a, notFound("key")
+	}
+	if err != nil {
+		return k, a, err
+	}
+	k.CreatedAt = fromMicros(keyCreated)
+	if revoked.Valid {
+		t := fromMicros(revoked.Int64)
+		k.RevokedAt = &t
+	}
+	a.ID, a.Mode, a.CreatedAt = k.AppID, facematch.Mode(mode), fromMicros(appMade)
+	return k, a, nil
+}
