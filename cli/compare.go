@@ -30,7 +30,7 @@ func compare(ctx context.Context, c *cmdContext, args []string) error {
 		}
 		imgs[i] = data
 	}
-	m, err := matcher.New(matcher.Config{Models: *models, Workers: *workers, Mirror: true})
+	m, err := matcher.New(matcher.Config{Models: *models, Workers: *workers})
 	if err != nil {
 		return err
 	}

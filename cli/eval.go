@@ -41,7 +41,7 @@ func eval(ctx context.Context, c *cmdContext, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", *pairsPath, err)
 	}
-	m, err := matcher.New(matcher.Config{Models: *models, Workers: *workers, Mirror: true})
+	m, err := matcher.New(matcher.Config{Models: *models, Workers: *workers})
 	if err != nil {
 		return err
 	}
@@ -60,13 +60,11 @@ func eval(ctx context.Context, c *cmdContext, args []string) error {
 			return err
 		}
 	}
-	noFace := 0
+	passes := map[string]int{}
 	for _, file := range files {
-		if analyses[file].Chosen < 0 {
-			noFace++
-		}
+		passes[analyses[file].Pass]++
 	}
-	return printReport(c.stdout, scored, len(files), noFace)
+	return printReport(c.stdout, scored, len(files), passes)
 }
 
 func writeScores(path string, scored []matcher.Scored) error {
@@ -94,14 +92,15 @@ func writeScores(path string, scored []matcher.Scored) error {
 }
 
 // printReport writes the error rates at the documented thresholds and the 10-fold accuracy.
-func printReport(w io.Writer, scored []matcher.Scored, images, noFace int) error {
+func printReport(w io.Writer, scored []matcher.Scored, images int, passes map[string]int) error {
 	unscored := 0
 	for _, s := range scored {
 		if s.Score == nil {
 			unscored++
 		}
 	}
-	fmt.Fprintf(w, "pairs %d, images %d, images without a face %d, pairs without a score %d\n", len(scored), images, noFace, unscored)
+	fmt.Fprintf(w, "pairs %d, images %d, images without a face %d, pairs without a score %d\n", len(scored), images, passes[""], unscored)
+	fmt.Fprintf(w, "faces found by pass: hog %d, hog-2x %d, cnn %d\n", passes["hog"], passes["hog-2x"], passes["cnn"])
 	r := matcher.RatesAt(scored, 0)
 	if r.Genuine+r.Impostor == 0 {
 		return nil

@@ -2,6 +2,7 @@ package imaging
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"image"
 	"image/jpeg"
@@ -11,10 +12,17 @@ import (
 	"golang.org/x/image/webp"
 )
 
-// Decode decodes the pixels of data, whose header h was read by ReadHeader. It refuses data
-// whose decoded size differs from its header (a second frame or a lying header) and turns a
-// decoder panic into an error, so that no input can take the process down.
-func Decode(data []byte, h Header) (img image.Image, err error) {
+// Decode decodes the pixels of data at full size; h is its header, read by ReadHeader.
+func Decode(data []byte, h Header) (image.Image, error) {
+	return DecodeAtLeast(data, h, 0)
+}
+
+// DecodeAtLeast decodes the pixels of data, whose header h was read by ReadHeader. A JPEG may come
+// out scaled down in the DCT domain, by a factor n/8 that keeps its longest side at least
+// minSide (0: full size); other formats are decoded at full size. It refuses data whose decoded
+// size differs from its header and turns a decoder panic into an error, so that no input can
+// take the process down.
+func DecodeAtLeast(data []byte, h Header, minSide int) (img image.Image, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			img, err = nil, fmt.Errorf("%w: decoder failed", ErrNotImage)
@@ -23,7 +31,10 @@ func Decode(data []byte, h Header) (img image.Image, err error) {
 	r := bytes.NewReader(data)
 	switch h.Format {
 	case JPEG:
-		img, err = jpeg.Decode(r)
+		img, err = decodeJPEGScaled(data, minSide)
+		if errors.Is(err, errNeedsGoDecoder) {
+			img, err = jpeg.Decode(r)
+		}
 	case PNG:
 		img, err = png.Decode(r)
 	case WebP:
@@ -34,9 +45,15 @@ func Decode(data []byte, h Header) (img image.Image, err error) {
 		return nil, ErrNotImage
 	}
 	if err != nil {
+		if errors.Is(err, ErrNotImage) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("%w: %v", ErrNotImage, err)
 	}
-	if b := img.Bounds(); b.Dx() != h.Width || b.Dy() != h.Height {
+	b := img.Bounds()
+	full := b.Dx() == h.Width && b.Dy() == h.Height
+	scaled := h.Format == JPEG && b.Dx() < h.Width && b.Dy() <= h.Height && b.Dx() >= min(minSide, h.Width)/8
+	if !full && !scaled {
 		return nil, fmt.Errorf("%w: decoded size %dx%d differs from the header's %dx%d",
 			ErrNotImage, b.Dx(), b.Dy(), h.Width, h.Height)
 	}
@@ -55,7 +72,7 @@ type Working struct {
 
 // Load decodes data and prepares it for detection with Prepare.
 func Load(data []byte, h Header, maxSide int) (*Working, error) {
-	img, err := Decode(data, h)
+	img, err := DecodeAtLeast(data, h, maxSide)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"image"
 	"image/jpeg"
+	"math"
 )
 
 // Orient applies an EXIF orientation (1-8) to img, returning the upright image. Orientation 1,
@@ -92,11 +93,73 @@ func Crop(img *image.RGBA, r image.Rectangle) *image.RGBA {
 	return dst
 }
 
-// EncodeJPEG encodes img as a baseline JPEG of the given quality (1-100).
+// EncodeJPEG encodes img as a baseline JPEG of the given quality (1-100), with libjpeg-turbo for
+// an RGBA image and the standard library otherwise.
 func EncodeJPEG(img image.Image, quality int) []byte {
+	if rgba, ok := img.(*image.RGBA); ok {
+		if data, err := encodeJPEG(rgba, quality); err == nil {
+			return data
+		}
+	}
 	var buf bytes.Buffer
-	buf.Grow(img.Bounds().Dx() * img.Bounds().Dy() / 4)
 	// Encoding into a bytes.Buffer cannot fail for an in-memory image.
 	_ = jpeg.Encode(&buf, img, &jpeg.Options{Quality: quality})
 	return buf.Bytes()
 }
+
+// UnorientRect maps a rectangle of the upright image onto the stored image of size w x h that
+// carries EXIF orientation o: the inverse of what Orient does to pixels.
+func UnorientRect(r image.Rectangle, o, w, h int) image.Rectangle {
+	back := func(x, y int) image.Point {
+		switch o {
+		case 2:
+			return image.Pt(w-x, y)
+		case 3:
+			return image.Pt(w-x, h-y)
+		case 4:
+			return image.Pt(x, h-y)
+		case 5:
+			return image.Pt(y, x)
+		case 6:
+			return image.Pt(y, h-x)
+		case 7:
+			return image.Pt(w-y, h-x)
+		case 8:
+			return image.Pt(w-y, x)
+		}
+		return image.Pt(x, y)
+	}
+	a, b := back(r.Min.X, r.Min.Y), back(r.Max.X, r.Max.Y)
+	return image.Rectangle{Min: a, Max: b}.Canon()
+}
+
+// CropUpright returns the part r of the upright submitted image (coordinates after EXIF
+// orientation, at the size its header h gives) out of img, the decoded stored image, which may
+// have been decoded scaled down. The crop is reduced so that its longest side is at most maxSide;
+// only the pixels of r are read.
+func CropUpright(img image.Image, h Header, r image.Rectangle, maxSide int) *image.RGBA {
+	b := img.Bounds()
+	sr := UnorientRect(r, h.Orientation, h.Width, h.Height)
+	fx, fy := float64(b.Dx())/float64(h.Width), float64(b.Dy())/float64(h.Height)
+	sr = image.Rect(int(float64(sr.Min.X)*fx), int(float64(sr.Min.Y)*fy),
+		int(math.Ceil(float64(sr.Max.X)*fx)), int(math.Ceil(float64(sr.Max.Y)*fy))).Add(b.Min).Intersect(b)
+	if sr.Empty() {
+		return image.NewRGBA(image.Rect(0, 0, 1, 1))
+	}
+	if sub, ok := img.(interface {
+		SubImage(image.Rectangle) image.Image
+	}); ok {
+		img = sub.SubImage(sr)
+	} else {
+		img = subImage{img, sr}
+	}
+	return Orient(Reduce(img, maxSide), h.Orientation)
+}
+
+// subImage restricts the bounds of an image type that has no SubImage method of its own.
+type subImage struct {
+	image.Image
+	r image.Rectangle
+}
+
+func (s subImage) Bounds() image.Rectangle { return s.r }

@@ -25,7 +25,7 @@ import (
 // Working-image defaults: the longest side and JPEG quality an image is reduced to before
 // detection (FM-IMG-3). See docs/calibration.md for what they mean in bytes.
 const (
-	DefaultMaxSide = 1024
+	DefaultMaxSide = 640
 	DefaultQuality = 90
 )
 
@@ -44,8 +44,11 @@ type Config struct {
 	Workers int
 	// MaxSide and Quality shape the working image; 0 means the defaults.
 	MaxSide, Quality int
-	// Mirror averages the chosen face's descriptor with that of its mirror image.
-	Mirror bool
+	// SingleChip describes the chosen face from the detection image alone, without the mirror
+	// image of its crop: about 25 ms faster per image, and less accurate (docs/calibration.md).
+	SingleChip bool
+	// NoFallback stops after the first detection pass (HOG at the working size).
+	NoFallback bool
 	// Observe, when set, receives the duration of every pipeline stage.
 	Observe func(stage string, d time.Duration)
 }
@@ -76,7 +79,7 @@ func New(cfg Config) (*Matcher, error) {
 			return nil, fmt.Errorf("model file %s is missing (run `make models`, or point --models at a folder holding %v)", p, ModelFiles)
 		}
 	}
-	pinBLAS()
+	tuneNative()
 	m := &Matcher{cfg: cfg, pool: make(chan *face.Recognizer, cfg.Workers)}
 	for range cfg.Workers {
 		rec, err := face.NewRecognizer(cfg.Models)
@@ -108,10 +111,11 @@ type Face struct {
 	Box [4]int
 	// Whole is true when the detector's box lies wholly inside the image.
 	Whole bool
-	area  float64
+	exact [4]float64 // Box before rounding and clipping
 	desc  face.Descriptor
-	rect  image.Rectangle // the detector's box in the image it was given
 }
+
+func (f Face) area() float64 { return (f.exact[2] - f.exact[0]) * (f.exact[3] - f.exact[1]) }
 
 // Analysis is what the pipeline learnt about one image.
 type Analysis struct {
@@ -204,7 +208,7 @@ func (m *Matcher) Analyze(ctx context.Context, data []byte, rotate bool) (*Analy
 	defer func() { m.pool <- rec }()
 
 	t := time.Now()
-	img, err := imaging.Decode(data, h)
+	img, err := imaging.DecodeAtLeast(data, h, m.cfg.MaxSide)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoPixels, err)
 	}
@@ -212,14 +216,33 @@ func (m *Matcher) Analyze(ctx context.Context, data []byte, rotate bool) (*Analy
 
 	t = time.Now()
 	work := imaging.Prepare(img, h, m.cfg.MaxSide)
-	img = nil // the full-size pixels are no longer needed
 	m.observe("reduce", t)
 
 	angles := []int{0}
 	if rotate {
 		angles = []int{0, 90, 180, 270}
 	}
-	return m.detect(ctx, rec, work, angles)
+	best, err := m.detect(ctx, rec, work, angles)
+	if err != nil {
+		return nil, err
+	}
+	an := &Analysis{Chosen: -1, Faces: []Face{}, Width: work.Width, Height: work.Height}
+	if best == nil {
+		return an, nil
+	}
+	an.BestAngle, an.Pass = best.angle, best.pass.name
+	an.Faces = place(work, best)
+	an.Chosen = choose(an.Faces)
+	an.Descriptor = an.Faces[an.Chosen].desc
+	if m.cfg.SingleChip {
+		return an, nil
+	}
+	t = time.Now()
+	if d, ok := m.describe(rec, img, h, work, best, an.Faces[an.Chosen]); ok {
+		an.Descriptor = d
+	}
+	m.observe("describe", t)
+	return an, nil
 }
 
 // pass is one way of looking for faces: the HOG detector at some enlargement, or the CNN one.
@@ -229,18 +252,23 @@ type pass struct {
 	cnn     bool
 }
 
-// maxEnlargedSide caps the size an image is enlarged to for the fallback pass.
-const maxEnlargedSide = 1400
+// The fallback passes' sizes: an image is enlarged twice for the HOG detector only while its
+// longest side stays within maxEnlargedSide, and the CNN detector, a hundred times slower than
+// HOG (0.23 s at 250 pixels, 3 s at 640 on one core), only sees the image reduced to cnnMaxSide.
+const (
+	maxEnlargedSide = 1280
+	cnnMaxSide      = 320
+)
 
-// passes lists the detection passes for a working image, cheapest first. Small images are
-// enlarged twice before the HOG detector, whose smallest face is 80 pixels wide, looks again;
-// the CNN detector is the last resort.
+// passes lists the detection passes for a working image, cheapest first: the HOG detector, whose
+// smallest face is 80 pixels wide; the same on the image enlarged twice, for smaller faces; and
+// the CNN detector, which tolerates more pose and occlusion, as the last resort.
 func passes(w, h int) []pass {
 	ps := []pass{{name: "hog", enlarge: 1}}
 	if 2*max(w, h) <= maxEnlargedSide {
 		ps = append(ps, pass{name: "hog-2x", enlarge: 2})
 	}
-	return append(ps, pass{name: "cnn", enlarge: 1, cnn: true})
+	return append(ps, pass{name: "cnn", enlarge: math.Min(1, cnnMaxSide/float64(max(w, h))), cnn: true})
 }
 
 // found is what one pass found at one angle.
@@ -251,7 +279,9 @@ type found struct {
 	pass  pass
 }
 
-func (m *Matcher) detect(ctx context.Context, rec *face.Recognizer, work *imaging.Working, angles []int) (*Analysis, error) {
+// detect runs the passes, cheapest first, over the angles, and keeps the angle whose largest
+// face is largest in the first pass that finds any face. It returns nil when none does.
+func (m *Matcher) detect(ctx context.Context, rec *face.Recognizer, work *imaging.Working, angles []int) (*found, error) {
 	b := work.Bounds()
 	var best *found
 	for _, p := range passes(b.Dx(), b.Dy()) {
@@ -264,19 +294,10 @@ func (m *Matcher) detect(ctx context.Context, rec *face.Recognizer, work *imagin
 				img = imaging.Scale(img, p.enlarge)
 			}
 			t := time.Now()
-			jpg := imaging.EncodeJPEG(img, m.cfg.Quality)
-			m.observe("encode", t)
-			t = time.Now()
-			var faces []face.Face
-			var err error
-			if p.cnn {
-				faces, err = rec.RecognizeCNN(jpg)
-			} else {
-				faces, err = rec.Recognize(jpg)
-			}
-			m.observe("recognize-"+p.name, t)
+			faces, err := m.recognize(rec, img, p)
+			m.observe("detect-"+p.name, t)
 			if err != nil {
-				return nil, fmt.Errorf("dlib: %w", err)
+				return nil, err
 			}
 			if len(faces) == 0 {
 				continue
@@ -286,29 +307,27 @@ func (m *Matcher) detect(ctx context.Context, rec *face.Recognizer, work *imagin
 				best = f
 			}
 		}
-		if best != nil {
-			break
+		if best != nil || m.cfg.NoFallback {
+			return best, nil
 		}
 	}
-	an := &Analysis{Chosen: -1, Width: work.Width, Height: work.Height}
-	if best == nil {
-		an.Faces = []Face{}
-		return an, nil
+	return nil, nil
+}
+
+// recognize hands img to dlib as a JPEG and returns the faces of the pass's detector.
+func (m *Matcher) recognize(rec *face.Recognizer, img *image.RGBA, p pass) ([]face.Face, error) {
+	jpg := imaging.EncodeJPEG(img, m.cfg.Quality)
+	var faces []face.Face
+	var err error
+	if p.cnn {
+		faces, err = rec.RecognizeCNN(jpg)
+	} else {
+		faces, err = rec.Recognize(jpg)
 	}
-	an.BestAngle, an.Pass = best.angle, best.pass.name
-	an.Faces = m.place(work, best)
-	an.Chosen = choose(an.Faces)
-	an.Descriptor = an.Faces[an.Chosen].desc
-	if m.cfg.Mirror {
-		t := time.Now()
-		if d, ok := m.mirrorDescriptor(rec, best, an.Faces[an.Chosen]); ok {
-			for i := range d {
-				an.Descriptor[i] = (an.Descriptor[i] + d[i]) / 2
-			}
-		}
-		m.observe("mirror", t)
+	if err != nil {
+		return nil, fmt.Errorf("dlib: %w", err)
 	}
-	return an, nil
+	return faces, nil
 }
 
 // largest is the area of the largest whole face of f, or of its largest face when none is whole,
@@ -334,15 +353,22 @@ func wholeIn(r, b image.Rectangle) bool {
 	return r.Min.X >= b.Min.X && r.Min.Y >= b.Min.Y && r.Max.X < b.Max.X && r.Max.Y < b.Max.Y
 }
 
+// rotatedSize is the size of a w x h image once turned by angle degrees.
+func rotatedSize(w, h, angle int) (int, int) {
+	if angle == 90 || angle == 270 {
+		return h, w
+	}
+	return w, h
+}
+
 // place turns the detector's faces into boxes of the submitted image (after orientation and the
 // chosen rotation), largest first.
-func (m *Matcher) place(work *imaging.Working, f *found) []Face {
+func place(work *imaging.Working, f *found) []Face {
 	sx, sy := work.ScaleX, work.ScaleY
-	fw, fh := work.Width, work.Height
 	if f.angle == 90 || f.angle == 270 {
 		sx, sy = sy, sx
-		fw, fh = fh, fw
 	}
+	fw, fh := rotatedSize(work.Width, work.Height, f.angle)
 	sx *= f.pass.enlarge
 	sy *= f.pass.enlarge
 	b := f.img.Bounds()
@@ -352,16 +378,13 @@ func (m *Matcher) place(work *imaging.Working, f *found) []Face {
 		x1, y1 := float64(r.Min.X)/sx, float64(r.Min.Y)/sy
 		x2, y2 := float64(r.Max.X+1)/sx, float64(r.Max.Y+1)/sy
 		out[i] = Face{
-			Box: [4]int{
-				clampInt(x1, fw), clampInt(y1, fh), clampInt(x2, fw), clampInt(y2, fh),
-			},
+			Box:   [4]int{clampInt(x1, fw), clampInt(y1, fh), clampInt(x2, fw), clampInt(y2, fh)},
 			Whole: wholeIn(r, b),
-			area:  (x2 - x1) * (y2 - y1),
+			exact: [4]float64{x1, y1, x2, y2},
 			desc:  fc.Descriptor,
-			rect:  r,
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].area > out[j].area })
+	sort.SliceStable(out, func(i, j int) bool { return out[i].area() > out[j].area() })
 	return out
 }
 
@@ -380,39 +403,102 @@ func choose(faces []Face) int {
 	return 0
 }
 
-// mirrorDescriptor describes the mirror image of a face: it crops a margin around the face from
-// the image the detector saw, flips it and runs the recognizer on the crop, keeping the face
-// nearest to where the original must land.
-func (m *Matcher) mirrorDescriptor(rec *face.Recognizer, f *found, chosen Face) (face.Descriptor, bool) {
-	r := chosen.rect
-	side := max(r.Dx(), r.Dy())
-	c := image.Pt((r.Min.X+r.Max.X)/2, (r.Min.Y+r.Max.Y)/2)
-	crop := image.Rect(c.X-side, c.Y-side, c.X+side, c.Y+side).Intersect(f.img.Bounds())
-	flipped := imaging.Mirror(imaging.Crop(f.img, crop))
-	jpg := imaging.EncodeJPEG(flipped, m.cfg.Quality)
-	var faces []face.Face
-	var err error
-	if f.pass.cnn {
-		faces, err = rec.RecognizeCNN(jpg)
-	} else {
-		faces, err = rec.Recognize(jpg)
-	}
-	if err != nil || len(faces) == 0 {
+// Describing the chosen face again from the decoded pixels: the crop around it spans
+// cropMargin face widths, and the face is brought to about chipFace pixels, the size it has in
+// dlib's 150-pixel chip, so that the chip is cut from full-resolution pixels whatever the size of
+// the detection image.
+const (
+	cropMargin = 2.2
+	chipFace   = 120.0
+	minHOGFace = 90.0
+)
+
+// describe computes the chosen face's descriptor from a crop of the decoded image around it,
+// averaged with that of the crop's mirror image. It reports false when dlib finds the face in
+// neither, and the caller keeps the detection image's descriptor.
+func (m *Matcher) describe(rec *face.Recognizer, img image.Image, h imaging.Header, work *imaging.Working, f *found, chosen Face) (face.Descriptor, bool) {
+	// The face in upright coordinates, before the detection angle's rotation.
+	rw, rh := rotatedSize(work.Width, work.Height, f.angle)
+	back := (360 - f.angle) % 360
+	ax, ay := imaging.RotatePoint(chosen.exact[0], chosen.exact[1], rw, rh, back)
+	bx, by := imaging.RotatePoint(chosen.exact[2], chosen.exact[3], rw, rh, back)
+	cx, cy := (ax+bx)/2, (ay+by)/2
+	side := math.Max(math.Abs(bx-ax), math.Abs(by-ay))
+	half := side * cropMargin / 2
+	r := image.Rect(int(math.Floor(cx-half)), int(math.Floor(cy-half)), int(math.Ceil(cx+half)), int(math.Ceil(cy+half))).
+		Intersect(image.Rect(0, 0, work.Width, work.Height))
+	if r.Empty() {
 		return face.Descriptor{}, false
 	}
-	want := image.Pt(crop.Max.X-1-c.X, c.Y-crop.Min.Y)
-	bestI, bestD := -1, math.Inf(1)
+	scale := math.Min(1, chipFace/side)
+	crop := imaging.CropUpright(img, h, r, int(math.Ceil(float64(max(r.Dx(), r.Dy()))*scale)))
+	scale = float64(crop.Bounds().Dx()) / float64(r.Dx())
+	if faceSide := side * scale; faceSide < minHOGFace && !f.pass.cnn {
+		up := chipFace / faceSide
+		crop = imaging.Scale(crop, up)
+		scale *= up
+	}
+	cw, ch := crop.Bounds().Dx(), crop.Bounds().Dy()
+	crop = imaging.Rotate(crop, f.angle)
+	wantX, wantY := imaging.RotatePoint((cx-float64(r.Min.X))*scale, (cy-float64(r.Min.Y))*scale, cw, ch, f.angle)
+	p := pass{name: "describe", enlarge: 1, cnn: f.pass.cnn}
+
+	// A face the detection image shows at chip size already has a good descriptor; only its
+	// mirror image needs describing. A smaller one is described again from the crop too.
+	var sum [128]float64
+	n := 0
+	if sx := work.ScaleX * f.pass.enlarge; side*sx >= 0.8*chipFace && f.pass.enlarge == 1 {
+		for i, v := range chosen.desc {
+			sum[i] += float64(v)
+		}
+		n++
+	} else if d, ok := m.describeCrop(rec, crop, wantX, wantY, side*scale, p); ok {
+		for i, v := range d {
+			sum[i] += float64(v)
+		}
+		n++
+	}
+	if d, ok := m.describeCrop(rec, imaging.Mirror(crop), float64(crop.Bounds().Dx())-wantX, wantY, side*scale, p); ok {
+		for i, v := range d {
+			sum[i] += float64(v)
+		}
+		n++
+	}
+	if n == 0 {
+		return face.Descriptor{}, false
+	}
+	var d face.Descriptor
+	for i := range d {
+		d[i] = float32(sum[i] / float64(n))
+	}
+	return d, true
+}
+
+// describeCrop runs the recognizer on a crop and returns the descriptor of the face nearest to
+// where the chosen face must be, (x, y), if one is there.
+func (m *Matcher) describeCrop(rec *face.Recognizer, crop *image.RGBA, x, y, faceSide float64, p pass) (face.Descriptor, bool) {
+	faces, err := m.recognize(rec, crop, p)
+	if err != nil {
+		return face.Descriptor{}, false
+	}
+	return nearest(faces, x, y, faceSide/2)
+}
+
+// nearest returns the descriptor of the face whose centre is nearest to (x, y), if it is
+// within maxDist.
+func nearest(faces []face.Face, x, y, maxDist float64) (face.Descriptor, bool) {
+	best, bestD := -1, maxDist
 	for i, fc := range faces {
-		fr := fc.Rectangle
-		d := math.Hypot(float64((fr.Min.X+fr.Max.X)/2-want.X), float64((fr.Min.Y+fr.Max.Y)/2-want.Y))
-		if d < bestD && d < float64(side)/2 {
-			bestI, bestD = i, d
+		r := fc.Rectangle
+		d := math.Hypot(float64(r.Min.X+r.Max.X)/2-x, float64(r.Min.Y+r.Max.Y)/2-y)
+		if d <= bestD {
+			best, bestD = i, d
 		}
 	}
-	if bestI < 0 {
+	if best < 0 {
 		return face.Descriptor{}, false
 	}
-	return faces[bestI].Descriptor, true
+	return faces[best].Descriptor, true
 }
 
 func (m *Matcher) observe(stage string, since time.Time) {

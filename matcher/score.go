@@ -10,9 +10,9 @@ import (
 // documented with its error rates in docs/calibration.md.
 const (
 	// ScoreMidpoint is the descriptor distance that scores 50.
-	ScoreMidpoint = 0.5
+	ScoreMidpoint = 0.55
 	// ScoreSlope is how fast the score falls around the midpoint, per unit of distance.
-	ScoreSlope = 8.5
+	ScoreSlope = 12.0
 )
 
 // Score maps the Euclidean distance between two face descriptors onto a similarity from 0 to

