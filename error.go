@@ -75,3 +75,14 @@ func (f FieldErrors) Err() error {
 	}
 	return &Error{Code: EINVALID, Message: "Invalid input.", Fields: f}
 }
+
+// ImageError reports a submitted image that could not be used although its header passed
+// validation: its pixels do not decode. Field names the form field, user_image or ref_image.
+type ImageError struct {
+	Field string
+	Err   error
+}
+
+func (e *ImageError) Error() string { return e.Field + ": " + e.Err.Error() }
+
+func (e *ImageError) Unwrap() error { return e.Err }

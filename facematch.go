@@ -4,7 +4,9 @@ package facematch
 
 import (
 	"context"
+	"encoding/json"
 	"math"
+	"time"
 )
 
 // Decision values of a face match.
@@ -113,4 +115,35 @@ func Decide(score *float64, user, ref ImageResult, threshold float64) FaceMatch 
 		fm.Ref.Entities = []Entity{}
 	}
 	return fm
+}
+
+// FaceMatchResponse is the body of a 200 answer to POST /v3/face-match/.
+type FaceMatchResponse struct {
+	RequestID  string          `json:"request_id"`
+	FaceMatch  FaceMatch       `json:"face_match"`
+	VendorData *string         `json:"vendor_data"`
+	Metadata   json.RawMessage `json:"metadata"` // nil encodes as null
+	CreatedAt  Timestamp       `json:"created_at"`
+}
+
+// Timestamp encodes a time as the API writes it: UTC, RFC 3339 with microseconds and "+00:00"
+// (FM-RESP-2).
+type Timestamp time.Time
+
+// TimestampLayout is the layout of Timestamp.
+const TimestampLayout = "2006-01-02T15:04:05.000000+00:00"
+
+// MarshalJSON writes the timestamp in TimestampLayout.
+func (t Timestamp) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + time.Time(t).UTC().Format(TimestampLayout) + `"`), nil
+}
+
+// UnmarshalJSON reads a timestamp written by MarshalJSON.
+func (t *Timestamp) UnmarshalJSON(b []byte) error {
+	v, err := time.Parse(`"`+TimestampLayout+`"`, string(b))
+	if err != nil {
+		return err
+	}
+	*t = Timestamp(v.UTC())
+	return nil
 }

@@ -12,6 +12,7 @@ type Tenancy interface {
 	// balance may not go below zero.
 	AddCredits(ctx context.Context, orgID string, amount int64) (Organization, error)
 	CreateApplication(ctx context.Context, orgID, name string, mode Mode) (Application, error)
+	Application(ctx context.Context, appID string) (Application, error)
 	CreateAPIKey(ctx context.Context, key APIKey) (APIKey, error)
 	RevokeAPIKey(ctx context.Context, keyID string) error
 	// APIKey returns a key and its application, ENOTFOUND when there is no such key.

@@ -33,6 +33,12 @@ type cmdContext struct {
 
 func commands() []command {
 	return []command{
+		{"serve", "run the API", serve},
+		{"org create", "create an organization", orgCreate},
+		{"credits add", "add (or remove, when negative) credits of an organization", creditsAdd},
+		{"app create", "create an application of an organization", appCreate},
+		{"key create", "create an API key of an application; it is shown once", keyCreate},
+		{"key revoke", "revoke an API key", keyRevoke},
 		{"compare", "compare the faces of two image files, no server needed", compare},
 		{"eval", "score every pair of a pairs file and report error rates", eval},
 	}

@@ -153,13 +153,23 @@ func (m *Matcher) Match(ctx context.Context, in facematch.MatchInput) (facematch
 	}()
 	ref, refError = m.Analyze(ctx, in.Ref, in.Rotate)
 	wg.Wait()
-	if userErr != nil {
-		return facematch.FaceMatch{}, fmt.Errorf("user_image: %w", userErr)
+	if err := imageError("user_image", userErr); err != nil {
+		return facematch.FaceMatch{}, err
 	}
-	if refError != nil {
-		return facematch.FaceMatch{}, fmt.Errorf("ref_image: %w", refError)
+	if err := imageError("ref_image", refError); err != nil {
+		return facematch.FaceMatch{}, err
 	}
 	return Compare(user, ref, in.Threshold), nil
+}
+
+// imageError makes an error about the submitted image a *facematch.ImageError naming its field;
+// any other error is returned as it is.
+func imageError(field string, err error) error {
+	var tooLarge *imaging.TooLargeError
+	if errors.Is(err, ErrNoPixels) || errors.Is(err, imaging.ErrNotImage) || errors.As(err, &tooLarge) {
+		return &facematch.ImageError{Field: field, Err: err}
+	}
+	return err
 }
 
 // Compare scores two analysed images and decides.

@@ -157,3 +157,21 @@ func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
 func notFound(what string) error {
 	return facematch.Errorf(facematch.ENOTFOUND, "%s not found", what)
 }
+
+// Tables lists the tables of the database, for tests and operators that check what is kept.
+func (db *DB) Tables(ctx context.Context) ([]string, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		names = append(names, n)
+	}
+	return names, rows.Err()
+}

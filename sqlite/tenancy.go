@@ -103,6 +103,22 @@ func (db *DB) CreateApplication(ctx context.Context, orgID, name string, mode fa
 	return a, err
 }
 
+// Application returns an application.
+func (db *DB) Application(ctx context.Context, id string) (facematch.Application, error) {
+	var (
+		a       facematch.Application
+		mode    string
+		created int64
+	)
+	err := db.read.QueryRowContext(ctx, `SELECT id, org_id, name, mode, created_us FROM applications WHERE id = ?`, id).
+		Scan(&a.ID, &a.OrgID, &a.Name, &mode, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, notFound("application " + id)
+	}
+	a.Mode, a.CreatedAt = facematch.Mode(mode), fromMicros(created)
+	return a, err
+}
+
 // CreateAPIKey stores a key (its id and the hash of its secret) for an application.
 func (db *DB) CreateAPIKey(ctx context.Context, k facematch.APIKey) (facematch.APIKey, error) {
 	k.CreatedAt = db.Now().UTC()

@@ -1,0 +1,145 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/facematch/facematch"
+	"github.com/facematch/facematch/sqlite"
+)
+
+// openStore opens the data folder's database; admin commands share it with a running server.
+func openStore(ctx context.Context, dir string) (*sqlite.DB, error) {
+	return sqlite.Open(ctx, dir)
+}
+
+// orgCreate: facematch org create --name NAME [--credits N].
+func orgCreate(ctx context.Context, c *cmdContext, args []string) error {
+	f := newFlags(c, "org create")
+	name := f.String("name", "", "name of the organization")
+	credits := f.Int64("credits", 0, "initial credit balance")
+	data := f.data()
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	db, err := openStore(ctx, *data)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	o, err := db.CreateOrganization(ctx, *name, *credits)
+	if err != nil {
+		return adminError(err)
+	}
+	return printJSON(c.stdout, map[string]any{"id": o.ID, "name": o.Name, "credits": o.Credits})
+}
+
+// creditsAdd: facematch credits add --org ORG_ID --amount N (negative removes).
+func creditsAdd(ctx context.Context, c *cmdContext, args []string) error {
+	f := newFlags(c, "credits add")
+	org := f.String("org", "", "organization id")
+	amount := f.Int64("amount", 0, "credits to add; negative removes")
+	data := f.data()
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if *org == "" || *amount == 0 {
+		return fmt.Errorf("credits add needs --org and a non-zero --amount")
+	}
+	db, err := openStore(ctx, *data)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	o, err := db.AddCredits(ctx, *org, *amount)
+	if err != nil {
+		return adminError(err)
+	}
+	return printJSON(c.stdout, map[string]any{"org": o.ID, "credits": o.Credits})
+}
+
+// appCreate: facematch app create --org ORG_ID --name NAME [--sandbox].
+func appCreate(ctx context.Context, c *cmdContext, args []string) error {
+	f := newFlags(c, "app create")
+	org := f.String("org", "", "organization id")
+	name := f.String("name", "", "name of the application")
+	sandboxMode := f.Bool("sandbox", false, "a sandbox application: fixed answers, no credits, nothing stored")
+	data := f.data()
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	mode := facematch.ModeLive
+	if *sandboxMode {
+		mode = facematch.ModeSandbox
+	}
+	db, err := openStore(ctx, *data)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	a, err := db.CreateApplication(ctx, *org, *name, mode)
+	if err != nil {
+		return adminError(err)
+	}
+	return printJSON(c.stdout, map[string]any{"id": a.ID, "mode": a.Mode, "name": a.Name, "org": a.OrgID})
+}
+
+// keyCreate: facematch key create --app APP_ID. The key is printed once and stored as a hash.
+func keyCreate(ctx context.Context, c *cmdContext, args []string) error {
+	f := newFlags(c, "key create")
+	app := f.String("app", "", "application id")
+	data := f.data()
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	db, err := openStore(ctx, *data)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	id, full, err := createKey(ctx, db, *app)
+	if err != nil {
+		return adminError(err)
+	}
+	return printJSON(c.stdout, map[string]any{"id": id, "key": full})
+}
+
+// createKey draws a key for an application and stores its hash.
+func createKey(ctx context.Context, db *sqlite.DB, appID string) (id, full string, err error) {
+	app, err := db.Application(ctx, appID)
+	if err != nil {
+		return "", "", err
+	}
+	id, secret, full := facematch.NewAPIKey(app.Mode)
+	if _, err := db.CreateAPIKey(ctx, facematch.APIKey{ID: id, AppID: appID, SecretHash: facematch.HashSecret(secret)}); err != nil {
+		return "", "", err
+	}
+	return id, full, nil
+}
+
+// keyRevoke: facematch key revoke --id KEY_ID.
+func keyRevoke(ctx context.Context, c *cmdContext, args []string) error {
+	f := newFlags(c, "key revoke")
+	id := f.String("id", "", "key id")
+	data := f.data()
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	db, err := openStore(ctx, *data)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.RevokeAPIKey(ctx, *id); err != nil {
+		return adminError(err)
+	}
+	return printJSON(c.stdout, map[string]any{"id": *id, "revoked": true})
+}
+
+// adminError words a domain error for the operator.
+func adminError(err error) error {
+	if code := facematch.ErrorCode(err); code != facematch.EINTERNAL {
+		return fmt.Errorf("%s", facematch.ErrorMessage(err))
+	}
+	return err
+}

@@ -1,0 +1,246 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"mime"
+	"mime/multipart"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/facematch/facematch"
+	"github.com/facematch/facematch/imaging"
+)
+
+// Limits of the face-match form (FM-IMG-1, spec section 3).
+const (
+	MaxImageBytes      = 5 << 20 // 5 MiB per image
+	MaxVendorDataChars = 1024
+	MaxMetadataBytes   = 16 << 10
+	// maxParts bounds the parts of a form: ten times the fields it knows is plenty.
+	maxParts = 70
+	// maxTextBytes bounds a text part read into memory.
+	maxTextBytes = 64 << 10
+)
+
+// allowedExtensions maps each accepted file name extension to the format its content must be.
+var allowedExtensions = map[string]imaging.Format{
+	"tiff": imaging.TIFF, "jpg": imaging.JPEG, "jpeg": imaging.JPEG, "png": imaging.PNG, "webp": imaging.WebP,
+}
+
+// upload is one image part of the form, checked down to its header.
+type upload struct {
+	filename string
+	data     []byte
+	header   imaging.Header
+}
+
+// faceMatchForm is a validated POST /v3/face-match/ request.
+type faceMatchForm struct {
+	user, ref  upload
+	threshold  float64
+	rotate     bool
+	save       bool
+	vendorData *string
+	metadata   json.RawMessage
+}
+
+// numberPattern is a plain decimal number: no hex, no NaN, no infinity.
+var numberPattern = regexp.MustCompile(`^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$`)
+
+// parseBool reads the booleans of FM-VAL-2.
+func parseBool(s string) (bool, bool) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "true", "1", "yes", "on":
+		return true, true
+	case "false", "0", "no", "off":
+		return false, true
+	}
+	return false, false
+}
+
+// part is one form part as read.
+type part struct {
+	filename string
+	isFile   bool
+	data     []byte
+	tooLarge bool
+}
+
+// parseFaceMatchForm reads and checks the multipart form of a face-match call: every field's
+// rules, each image's extension, size and header (format and dimensions, FM-IMG-1/2), without
+// decoding any pixel. All problems are returned at once, keyed by field (FM-VAL-1).
+func parseFaceMatchForm(contentType string, body []byte) (*faceMatchForm, facematch.FieldErrors) {
+	errs := facematch.FieldErrors{}
+	mediaType, params, err := mime.ParseMediaType(contentType)
+	if err != nil || mediaType != "multipart/form-data" || params["boundary"] == "" {
+		errs.Add("non_field_errors", "Unsupported media type: the body must be multipart/form-data.")
+		return nil, errs
+	}
+	parts := map[string][]part{}
+	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	for n := 0; ; n++ {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			errs.Add("non_field_errors", "The multipart body is malformed.")
+			return nil, errs
+		}
+		if n >= maxParts {
+			errs.Add("non_field_errors", fmt.Sprintf("The form has too many parts: at most %d are read.", maxParts))
+			return nil, errs
+		}
+		name := p.FormName()
+		_, known := formFields[name]
+		if !known {
+			io.Copy(io.Discard, p) // unknown fields are ignored (FM-VAL-3)
+			continue
+		}
+		limit := int64(maxTextBytes)
+		if name == "user_image" || name == "ref_image" {
+			limit = MaxImageBytes
+		}
+		data, err := io.ReadAll(io.LimitReader(p, limit+1))
+		if err != nil {
+			errs.Add("non_field_errors", "The multipart body is malformed.")
+			return nil, errs
+		}
+		parts[name] = append(parts[name], part{filename: p.FileName(), isFile: p.FileName() != "", data: data, tooLarge: int64(len(data)) > limit})
+	}
+
+	f := &faceMatchForm{threshold: facematch.DefaultThreshold, save: true}
+	for name := range formFields {
+		ps := parts[name]
+		if len(ps) > 1 {
+			errs.Add(name, "This field was sent more than once.")
+			continue
+		}
+		if len(ps) == 0 {
+			if name == "user_image" || name == "ref_image" {
+				errs.Add(name, msgRequired)
+			}
+			continue
+		}
+		p := ps[0]
+		switch name {
+		case "user_image":
+			f.user = checkImage(name, p, errs)
+		case "ref_image":
+			f.ref = checkImage(name, p, errs)
+		case "face_match_score_decline_threshold":
+			s := string(p.data)
+			v, err := strconv.ParseFloat(s, 64)
+			switch {
+			case p.tooLarge || !numberPattern.MatchString(s) || err != nil || math.IsInf(v, 0) || math.IsNaN(v):
+				errs.Add(name, msgNumber)
+			case v < 0:
+				errs.Add(name, "Ensure this value is greater than or equal to 0.")
+			case v > 100:
+				errs.Add(name, "Ensure this value is less than or equal to 100.")
+			default:
+				f.threshold = v
+			}
+		case "rotate_image", "save_api_request":
+			b, ok := parseBool(string(p.data))
+			if !ok || p.tooLarge {
+				errs.Add(name, msgBoolean)
+			} else if name == "rotate_image" {
+				f.rotate = b
+			} else {
+				f.save = b
+			}
+		case "vendor_data":
+			switch {
+			case !utf8.Valid(p.data):
+				errs.Add(name, "Ensure this field is valid UTF-8 text.")
+			case p.tooLarge || utf8.RuneCount(p.data) > MaxVendorDataChars:
+				errs.Add(name, fmt.Sprintf("Ensure this field has no more than %d characters.", MaxVendorDataChars))
+			default:
+				s := string(p.data)
+				f.vendorData = &s
+			}
+		case "metadata":
+			f.metadata = checkMetadata(name, p, errs)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return f, errs
+}
+
+// formFields are the fields of the face-match form; any other is ignored.
+var formFields = map[string]struct{}{
+	"user_image": {}, "ref_image": {}, "face_match_score_decline_threshold": {}, "rotate_image": {},
+	"save_api_request": {}, "vendor_data": {}, "metadata": {},
+}
+
+// checkImage applies FM-IMG-1 and FM-IMG-2 to one image part.
+func checkImage(name string, p part, errs facematch.FieldErrors) upload {
+	if !p.isFile {
+		errs.Add(name, "The submitted data was not a file. Check the encoding type on the form.")
+		return upload{}
+	}
+	ext := strings.ToLower(strings.TrimPrefix(path.Ext(p.filename), "."))
+	want, ok := allowedExtensions[ext]
+	switch {
+	case !ok:
+		errs.Add(name, fmt.Sprintf("File extension %q is not allowed. Allowed extensions are: tiff, jpg, jpeg, png, webp.", ext))
+		return upload{}
+	case len(p.data) == 0:
+		errs.Add(name, "The submitted file is empty.")
+		return upload{}
+	case p.tooLarge:
+		errs.Add(name, fmt.Sprintf("Ensure this file is at most %d bytes (5 MiB).", MaxImageBytes))
+		return upload{}
+	}
+	h, err := imaging.ReadHeader(p.data)
+	var tooLarge *imaging.TooLargeError
+	switch {
+	case errors.As(err, &tooLarge):
+		errs.Add(name, fmt.Sprintf("Image too large: %dx%d pixels; at most %d megapixels are accepted.", tooLarge.Width, tooLarge.Height, imaging.MaxPixels/1_000_000))
+		return upload{}
+	case err != nil:
+		errs.Add(name, msgNotImage)
+		return upload{}
+	case h.Format != want:
+		errs.Add(name, fmt.Sprintf("The file's content is %s, which does not match its extension %q.", strings.ToUpper(string(h.Format)), ext))
+		return upload{}
+	}
+	return upload{filename: p.filename, data: p.data, header: h}
+}
+
+// msgNotImage is the answer for an image part that is not one (Django's ImageField message).
+const msgNotImage = "Upload a valid image. The file you uploaded was either not an image or a corrupted image."
+
+// checkMetadata applies FM-VAL-3: a JSON object of at most 16 KiB, kept in compact form.
+func checkMetadata(name string, p part, errs facematch.FieldErrors) json.RawMessage {
+	if p.tooLarge || len(p.data) > MaxMetadataBytes {
+		errs.Add(name, fmt.Sprintf("Ensure this field has no more than %d bytes.", MaxMetadataBytes))
+		return nil
+	}
+	if !utf8.Valid(p.data) || !json.Valid(p.data) {
+		errs.Add(name, "Value must be valid JSON.")
+		return nil
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(p.data, &obj); err != nil || obj == nil {
+		errs.Add(name, "Value must be a JSON object.")
+		return nil
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, p.data); err != nil {
+		errs.Add(name, "Value must be valid JSON.")
+		return nil
+	}
+	return buf.Bytes()
+}

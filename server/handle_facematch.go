@@ -1,0 +1,111 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/facematch/facematch"
+	"github.com/facematch/facematch/imaging"
+)
+
+// handleFaceMatch serves POST /v3/face-match/. Past the key and the rate limit, the order is
+// validation (400), then for live keys the credit (403), then the pixels (FM-RL-3): a credit is
+// reserved before any image is decoded and kept only by a 200 (FM-BILL-1/2).
+func (s *Server) handleFaceMatch() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		v := validationFrom(ctx)
+		form, fields := parseFaceMatchForm(r.Header.Get("Content-Type"), v.body)
+		for field, msgs := range v.fields {
+			if _, ours := fields[field]; !ours && !(field == "non_field_errors" && len(fields) > 0) {
+				fields[field] = msgs
+			}
+		}
+		if err := fields.Err(); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		caller := callerFrom(ctx)
+		requestID := requestIDFrom(ctx)
+		if caller.App.Mode == facematch.ModeSandbox {
+			// FM-SBX-1: nothing decoded, stored, billed or sent.
+			writeJSON(w, http.StatusOK, s.cfg.Sandbox.Respond(requestID, s.now(), form.vendorData, form.metadata))
+			return
+		}
+		resp, err := s.liveFaceMatch(ctx, caller, requestID, form)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, resp)
+	})
+}
+
+// liveFaceMatch reserves a credit, compares the faces and makes the result final: with
+// save_api_request, the session, both images and the credit's consumption in one transaction
+// (FM-SES-1). Any failure gives the credit back.
+func (s *Server) liveFaceMatch(ctx context.Context, caller facematch.Caller, requestID string, form *faceMatchForm) (_ facematch.FaceMatchResponse, err error) {
+	reservation, err := s.cfg.Store.ReserveCredit(ctx, caller.App.OrgID, requestID)
+	if err != nil {
+		return facematch.FaceMatchResponse{}, err
+	}
+	defer func() {
+		if err != nil {
+			// The client may be gone; the credit must come back all the same.
+			if rerr := s.cfg.Store.ReleaseCredit(context.WithoutCancel(ctx), reservation); rerr != nil {
+				s.cfg.Logger.Error("releasing a credit", slog.String("request_id", requestID), slog.String("error", rerr.Error()))
+			}
+		}
+	}()
+
+	fm, err := s.cfg.Matcher.Match(ctx, facematch.MatchInput{
+		User: form.user.data, Ref: form.ref.data, Threshold: form.threshold, Rotate: form.rotate,
+	})
+	var imgErr *facematch.ImageError
+	if errors.As(err, &imgErr) {
+		return facematch.FaceMatchResponse{}, facematch.FieldErrors{imgErr.Field: {msgNotImage}}.Err()
+	}
+	if err != nil {
+		return facematch.FaceMatchResponse{}, err
+	}
+	if fm.Score == nil && !form.save {
+		zero := 0.0 // FM-MATCH-3: null when saved, 0 when not
+		fm.Score = &zero
+	}
+	now := s.now().UTC()
+	resp := facematch.FaceMatchResponse{
+		RequestID:  requestID,
+		FaceMatch:  fm,
+		VendorData: form.vendorData,
+		Metadata:   form.metadata,
+		CreatedAt:  facematch.Timestamp(now),
+	}
+	// The final write must happen even if the client left during matching: the answer is
+	// decided and its credit is spent only if it lands.
+	final := context.WithoutCancel(ctx)
+	if form.save {
+		_, err = s.cfg.Store.CreateSession(final, facematch.NewSession{
+			Session: facematch.Session{
+				ID: requestID, AppID: caller.App.ID, VendorData: form.vendorData, Metadata: form.metadata,
+				CreatedAt: now, FaceMatch: fm,
+			},
+			Source: facematch.StoredImage{ContentType: contentType(form.ref.header.Format), Data: form.ref.data},
+			Target: facematch.StoredImage{ContentType: contentType(form.user.header.Format), Data: form.user.data},
+			Credit: reservation,
+		})
+	} else {
+		err = s.cfg.Store.ConsumeCredit(final, reservation)
+	}
+	if err != nil {
+		return facematch.FaceMatchResponse{}, err
+	}
+	s.cfg.Metrics.creditConsumed(fm.Status)
+	return resp, nil
+}
+
+// contentType is the media type of an image format.
+func contentType(f imaging.Format) string {
+	return "image/" + string(f)
+}

@@ -1,0 +1,41 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// routes lists the whole API surface. Every /v3/ request, whatever its path, passes through the
+// key check and the rate limit first (FM-AUTH-1, FM-RL-3); each operation then validates its
+// request against openapi.yaml before its handler runs.
+func (s *Server) routes() http.Handler {
+	r := mux.NewRouter()
+	r.Use(matchedRoute)
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errNotFound) })
+	r.MethodNotAllowedHandler = http.HandlerFunc(s.methodNotAllowed)
+
+	// Operations, no key.
+	r.Handle("/healthz", s.handleHealthz()).Methods(http.MethodGet)
+	r.Handle("/readyz", s.handleReadyz()).Methods(http.MethodGet)
+	r.Handle("/metrics", promhttp.HandlerFor(s.cfg.Metrics.gatherer, promhttp.HandlerOpts{})).Methods(http.MethodGet)
+	r.Handle("/openapi.yaml", s.handleOpenAPI()).Methods(http.MethodGet)
+	r.Handle("/media/sessions/{sessionId}/{image}", s.handleMedia()).Methods(http.MethodGet)
+
+	// The API, behind a key.
+	r.Handle("/v3/face-match/", s.validate(s.handleFaceMatch())).Methods(http.MethodPost)
+	r.Handle("/v3/session/{sessionId}/decision/", s.validate(s.handleDecision())).Methods(http.MethodGet)
+	r.Handle("/v3/session/{sessionId}/delete/", s.validate(s.handleDeleteSession())).Methods(http.MethodDelete)
+
+	api := s.authenticate(s.rateLimit(r))
+	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if strings.HasPrefix(req.URL.Path, "/v3/") {
+			api.ServeHTTP(w, req)
+			return
+		}
+		r.ServeHTTP(w, req)
+	})
+	return s.requestID(s.observe(s.recoverPanics(h)))
+}

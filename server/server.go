@@ -1,0 +1,114 @@
+// Package server is the HTTP face of the Face Match API: routing (routes.go lists the whole
+// surface), middleware for request ids, keys, rate limits and validation against openapi.yaml,
+// handlers closing over what they need, and the one table that turns domain errors into answers.
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/facematch/facematch"
+	"github.com/facematch/facematch/sandbox"
+)
+
+// Defaults of the limits of spec sections 2 and 4.
+const (
+	DefaultWriteLimit = 300
+	DefaultReadLimit  = 600
+	DefaultWindow     = time.Minute
+	DefaultMediaTTL   = time.Hour
+)
+
+// Config is what a Server is made of.
+type Config struct {
+	Store   facematch.Store
+	Matcher facematch.Matcher
+	Sandbox *sandbox.Responder
+	Metrics *Metrics
+	Logger  *slog.Logger
+	// Now is the clock; tests move it.
+	Now func() time.Time
+	// WriteLimit and ReadLimit are the per-key budgets of POST/PATCH/DELETE and of GET requests
+	// in each sliding Window.
+	WriteLimit, ReadLimit int
+	Window                time.Duration
+	// MediaTTL is how long a signed image URL works.
+	MediaTTL time.Duration
+	// PublicURL is the scheme and host image URLs start with; empty means the request's own.
+	PublicURL string
+	// Ready reports whether the service can answer (store open, models loaded).
+	Ready func(context.Context) error
+}
+
+// Server serves the API.
+type Server struct {
+	cfg      Config
+	handler  http.Handler
+	oaRouter routers.Router
+	mediaKey []byte
+}
+
+// New builds a Server: it loads the embedded OpenAPI document and the deployment's key for
+// signing image URLs.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.WriteLimit <= 0 {
+		cfg.WriteLimit = DefaultWriteLimit
+	}
+	if cfg.ReadLimit <= 0 {
+		cfg.ReadLimit = DefaultReadLimit
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = DefaultWindow
+	}
+	if cfg.MediaTTL <= 0 {
+		cfg.MediaTTL = DefaultMediaTTL
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(nil)
+	}
+	if cfg.Ready == nil {
+		cfg.Ready = cfg.Store.Ping
+	}
+	doc, err := facematch.LoadOpenAPI()
+	if err != nil {
+		return nil, err
+	}
+	oaRouter, err := openAPIRouter(doc)
+	if err != nil {
+		return nil, err
+	}
+	key, err := cfg.Store.Secret(ctx, "media-url-signing")
+	if err != nil {
+		return nil, fmt.Errorf("media signing key: %w", err)
+	}
+	s := &Server{cfg: cfg, oaRouter: oaRouter, mediaKey: key}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// openAPIRouter matches requests to the document's operations on any host: the document names
+// the default address, but the server listens wherever it is told.
+func openAPIRouter(doc *openapi3.T) (routers.Router, error) {
+	doc.Servers = nil
+	return gorillamux.NewRouter(doc)
+}
+
+// ServeHTTP serves one request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.handler.ServeHTTP(w, r)
+}
+
+func (s *Server) now() time.Time { return s.cfg.Now() }
