@@ -12,7 +12,7 @@ SHARED ?= $(CURDIR)/../shared
 export FACEMATCH_SHARED := $(abspath $(SHARED))
 
 .DEFAULT_GOAL := build
-.PHONY: build deps test bench calibration clean
+.PHONY: build deps run test bench calibration clean
 
 include tools/models.mk
 
@@ -36,6 +36,9 @@ deps:
 
 build: deps
 	$(GO) build -o bin/facematch ./cmd/facematch
+
+run: deps models build
+	bin/facematch serve --demo --data data --models models
 
 test: deps models bin/dlibraw build
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted" >&2; exit 1; fi
