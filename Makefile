@@ -15,6 +15,7 @@ export FACEMATCH_SHARED := $(abspath $(SHARED))
 .PHONY: build deps run test bench calibration clean
 
 include tools/models.mk
+-include conformance/conformance.mk
 
 # Debian packages the cgo parts need: dlib and its BLAS/LAPACK, libjpeg-turbo.
 DEBIAN_PACKAGES := libdlib-dev libdlib-data libblas-dev liblapack-dev libopenblas-dev libjpeg-dev
