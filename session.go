@@ -30,9 +30,12 @@ type StoredImage struct {
 }
 
 // NewSession is everything a successful saved call writes in one transaction: the session, both
-// images and the consumption of its reserved credit.
+// images, the consumption of its reserved credit, and one status.updated delivery to each enabled
+// destination of the application subscribed to it (FM-WH-2, FM-WH-4), whose body WebhookBody
+// makes from the session once its number is assigned.
 type NewSession struct {
 	Session
 	Source, Target StoredImage
 	Credit         Reservation
+	WebhookBody    func(Session) ([]byte, error)
 }

@@ -71,6 +71,7 @@ type Store interface {
 	RateLimiter
 	Credits
 	Sessions
+	Webhooks
 	// Secret returns a named random secret of the deployment, creating it on first use, so that
 	// every replica signs with the same key.
 	Secret(ctx context.Context, name string) ([]byte, error)

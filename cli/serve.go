@@ -19,6 +19,7 @@ import (
 	"github.com/facematch/facematch/sandbox"
 	"github.com/facematch/facematch/server"
 	"github.com/facematch/facematch/sqlite"
+	"github.com/facematch/facematch/webhook"
 )
 
 // serve runs the API until ctx ends (SIGINT or SIGTERM in main), then stops accepting
@@ -29,8 +30,9 @@ func serve(ctx context.Context, c *cmdContext, args []string) error {
 	data := f.data()
 	models := f.models()
 	workers := f.workers()
-	f.boolean("allow-private-webhooks", false, "let webhook destinations resolve to private and loopback addresses (development, tests)")
-	f.str("webhook-backoff", "1m,4m,16m,64m", "delays between webhook delivery attempts")
+	allowPrivate := f.boolean("allow-private-webhooks", false, "let webhook destinations resolve to private and loopback addresses (development, tests)")
+	backoffFlag := f.str("webhook-backoff", "1m,4m,16m,64m", "delays before each retry of a webhook delivery")
+	webhookWorkers := f.integer("webhook-workers", 8, "webhook deliveries attempted at once")
 	writeLimit := f.integer("write-limit", server.DefaultWriteLimit, "POST/PATCH/DELETE requests per key per window")
 	readLimit := f.integer("read-limit", server.DefaultReadLimit, "GET requests per key per window")
 	window := f.duration("rate-window", server.DefaultWindow, "the sliding window of the rate limits")
@@ -39,6 +41,10 @@ func serve(ctx context.Context, c *cmdContext, args []string) error {
 	shutdown := f.duration("shutdown-timeout", 30*time.Second, "how long requests in flight may take to finish on shutdown")
 	demo := f.boolean("demo", false, "on first start, create a demo organization with 100 credits, a live and a sandbox key, and print them")
 	if err := f.parse(args); err != nil {
+		return err
+	}
+	backoff, err := webhook.ParseBackoff(*backoffFlag)
+	if err != nil {
 		return err
 	}
 	logger := slog.New(slog.NewJSONHandler(c.stderr, nil))
@@ -56,6 +62,9 @@ func serve(ctx context.Context, c *cmdContext, args []string) error {
 	} else if n > 0 {
 		logger.Info("released credits of interrupted calls", slog.Int("credits", n))
 	}
+	if err := db.ReleaseDeliveryLeases(ctx); err != nil {
+		return err
+	}
 
 	metrics := server.NewMetrics(nil)
 	m, err := matcher.New(matcher.Config{Models: *models, Workers: *workers, Observe: metrics.ObserveStage})
@@ -67,8 +76,12 @@ func serve(ctx context.Context, c *cmdContext, args []string) error {
 	if err != nil {
 		return err
 	}
+	guard := &webhook.Guard{AllowPrivate: *allowPrivate}
+	dispatcher := &webhook.Dispatcher{
+		Store: db, Guard: guard, Backoff: backoff, Concurrency: *webhookWorkers, Logger: logger, Observe: metrics.ObserveWebhook,
+	}
 	srv, err := server.New(ctx, server.Config{
-		Store: db, Matcher: m, Sandbox: sb, Metrics: metrics, Logger: logger,
+		Store: db, Matcher: m, Sandbox: sb, Metrics: metrics, Logger: logger, Guard: guard, Notify: dispatcher.Notify,
 		WriteLimit: *writeLimit, ReadLimit: *readLimit, Window: *window, MediaTTL: *mediaTTL,
 		PublicURL: strings.TrimRight(*publicURL, "/"),
 	})
@@ -98,6 +111,12 @@ func serve(ctx context.Context, c *cmdContext, args []string) error {
 	logger.Info("listening", slog.String("addr", ln.Addr().String()), slog.Int("workers", m.Workers()), slog.String("data", *data))
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
+	// Deliveries go on while the server drains, and stop after it: whatever is still pending
+	// is in the outbox and resumes at the next start.
+	dctx, stopDeliveries := context.WithCancel(context.WithoutCancel(ctx))
+	delivered := make(chan struct{})
+	go func() { dispatcher.Run(dctx); close(delivered) }()
+	defer func() { stopDeliveries(); <-delivered }()
 	select {
 	case err := <-served:
 		return err

@@ -2,12 +2,14 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 
 	"github.com/facematch/facematch"
 	"github.com/facematch/facematch/imaging"
+	"github.com/facematch/facematch/webhook"
 )
 
 // handleFaceMatch serves POST /v3/face-match/. Past the key and the rate limit, the order is
@@ -34,7 +36,7 @@ func (s *Server) handleFaceMatch() http.Handler {
 			writeJSON(w, http.StatusOK, s.cfg.Sandbox.Respond(requestID, s.now(), form.vendorData, form.metadata))
 			return
 		}
-		resp, err := s.liveFaceMatch(ctx, caller, requestID, form)
+		resp, err := s.liveFaceMatch(ctx, caller, requestID, form, s.publicURL(r))
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -46,7 +48,7 @@ func (s *Server) handleFaceMatch() http.Handler {
 // liveFaceMatch reserves a credit, compares the faces and makes the result final: with
 // save_api_request, the session, both images and the credit's consumption in one transaction
 // (FM-SES-1). Any failure gives the credit back.
-func (s *Server) liveFaceMatch(ctx context.Context, caller facematch.Caller, requestID string, form *faceMatchForm) (_ facematch.FaceMatchResponse, err error) {
+func (s *Server) liveFaceMatch(ctx context.Context, caller facematch.Caller, requestID string, form *faceMatchForm, base string) (_ facematch.FaceMatchResponse, err error) {
 	reservation, err := s.cfg.Store.ReserveCredit(ctx, caller.App.OrgID, requestID)
 	if err != nil {
 		return facematch.FaceMatchResponse{}, err
@@ -86,15 +88,22 @@ func (s *Server) liveFaceMatch(ctx context.Context, caller facematch.Caller, req
 	// decided and its credit is spent only if it lands.
 	final := context.WithoutCancel(ctx)
 	if form.save {
+		sess := facematch.Session{
+			ID: requestID, AppID: caller.App.ID, VendorData: form.vendorData, Metadata: form.metadata,
+			CreatedAt: now, FaceMatch: fm,
+		}
 		_, err = s.cfg.Store.CreateSession(final, facematch.NewSession{
-			Session: facematch.Session{
-				ID: requestID, AppID: caller.App.ID, VendorData: form.vendorData, Metadata: form.metadata,
-				CreatedAt: now, FaceMatch: fm,
+			Session: sess,
+			Source:  facematch.StoredImage{ContentType: contentType(form.ref.header.Format), Data: form.ref.data},
+			Target:  facematch.StoredImage{ContentType: contentType(form.user.header.Format), Data: form.user.data},
+			Credit:  reservation,
+			WebhookBody: func(saved facematch.Session) ([]byte, error) {
+				return s.statusUpdatedBody(saved, base)
 			},
-			Source: facematch.StoredImage{ContentType: contentType(form.ref.header.Format), Data: form.ref.data},
-			Target: facematch.StoredImage{ContentType: contentType(form.user.header.Format), Data: form.user.data},
-			Credit: reservation,
 		})
+		if err == nil {
+			s.cfg.Notify()
+		}
 	} else {
 		err = s.cfg.Store.ConsumeCredit(final, reservation)
 	}
@@ -108,4 +117,35 @@ func (s *Server) liveFaceMatch(ctx context.Context, caller facematch.Caller, req
 // contentType is the media type of an image format.
 func contentType(f imaging.Format) string {
 	return "image/" + string(f)
+}
+
+// statusUpdated is the body of a status.updated delivery (FM-WH-2).
+type statusUpdated struct {
+	SessionID   string          `json:"session_id"`
+	Status      string          `json:"status"`
+	WebhookType string          `json:"webhook_type"`
+	VendorData  *string         `json:"vendor_data"`
+	Metadata    json.RawMessage `json:"metadata"`
+	WorkflowID  *string         `json:"workflow_id"`
+	Timestamp   int64           `json:"timestamp"`
+	CreatedAt   int64           `json:"created_at"`
+	Decision    SessionDecision `json:"decision"`
+}
+
+// statusUpdatedBody is the canonical JSON (sorted keys, no spaces) every destination of the
+// session's application receives; its image URLs are signed like a decision's.
+func (s *Server) statusUpdatedBody(sess facematch.Session, base string) ([]byte, error) {
+	expires := s.now().Add(s.cfg.MediaTTL).Unix()
+	return webhook.CanonicalOf(statusUpdated{
+		SessionID:   sess.ID,
+		Status:      sess.FaceMatch.Status,
+		WebhookType: facematch.EventStatusUpdated,
+		VendorData:  sess.VendorData,
+		Metadata:    sess.Metadata,
+		Timestamp:   s.now().Unix(),
+		CreatedAt:   sess.CreatedAt.Unix(),
+		Decision: Decision(sess, func(kind string) string {
+			return s.mediaURL(base, sess.ID, kind, expires)
+		}),
+	})
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/facematch/facematch/sandbox"
 	"github.com/facematch/facematch/server"
 	"github.com/facematch/facematch/sqlite"
+	"github.com/facematch/facematch/webhook"
 )
 
 var (
@@ -69,6 +70,11 @@ type env struct {
 
 type envOption func(*server.Config)
 
+// withPrivateWebhooks lets destinations on loopback (the tests' receivers) be saved.
+func withPrivateWebhooks() envOption {
+	return func(c *server.Config) { c.Guard = &webhook.Guard{AllowPrivate: true} }
+}
+
 func withLimits(write, read int) envOption {
 	return func(c *server.Config) { c.WriteLimit, c.ReadLimit = write, read }
 }
@@ -94,6 +100,19 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	for _, o := range opts {
 		o(&cfg)
 	}
+	if cfg.Guard == nil {
+		cfg.Guard = &webhook.Guard{}
+	}
+	// The dispatcher of serve, on the same store and clock, polling often.
+	dispatcher := &webhook.Dispatcher{
+		Store: db, Guard: cfg.Guard, Backoff: []time.Duration{time.Minute, 4 * time.Minute}, Poll: 20 * time.Millisecond,
+		Now: clk.Now, Logger: cfg.Logger,
+	}
+	cfg.Notify = dispatcher.Notify
+	dctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { dispatcher.Run(dctx); close(done) }()
+	t.Cleanup(func() { stop(); <-done })
 	srv, err := server.New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ type Metrics struct {
 	latency  *prometheus.HistogramVec
 	stages   *prometheus.HistogramVec
 	credits  *prometheus.CounterVec
+	webhooks *prometheus.HistogramVec
 }
 
 // NewMetrics registers the service's metrics, with the Go and process collectors, in reg; nil
@@ -39,8 +40,12 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 		credits: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "facematch_credits_consumed_total", Help: "Credits consumed by live face-match calls, by decision.",
 		}, []string{"status"}),
+		webhooks: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "facematch_webhook_attempt_seconds", Help: "Webhook delivery attempts by outcome (delivered, retry, failed), with their latency.",
+			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"outcome"}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.stages, m.credits,
+	reg.MustRegister(m.requests, m.latency, m.stages, m.credits, m.webhooks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -57,4 +62,9 @@ func (m *Metrics) ObserveStage(stage string, d time.Duration) {
 
 func (m *Metrics) creditConsumed(status string) {
 	m.credits.WithLabelValues(status).Inc()
+}
+
+// ObserveWebhook records one delivery attempt; it is the dispatcher's Observe hook.
+func (m *Metrics) ObserveWebhook(outcome string, d time.Duration) {
+	m.webhooks.WithLabelValues(outcome).Observe(d.Seconds())
 }

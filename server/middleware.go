@@ -141,11 +141,19 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 // dummyHash keeps an unknown key's check as long as a known one's.
 var dummyHash = facematch.HashSecret("0000000000000000000000000000000000000000000000000000000000000000")
 
+// missingKeyStatus is the status of the answer to a request without x-api-key: 403, as
+// FM-AUTH-1 requires. Only the brokenserver build of the conformance self-test changes it.
+var missingKeyStatus = http.StatusForbidden
+
 // authenticate lets through only requests whose x-api-key is a valid, unrevoked key
 // (FM-AUTH-1): anything else is a 403 with the fixed body, never a 401.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		keys := r.Header.Values("x-api-key")
+		if len(keys) == 0 && missingKeyStatus != http.StatusForbidden {
+			writeJSON(w, missingKeyStatus, map[string]string{"detail": "Authentication credentials were not provided."})
+			return
+		}
 		if len(keys) != 1 {
 			s.writeError(w, r, errPermission)
 			return

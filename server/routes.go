@@ -28,6 +28,11 @@ func (s *Server) routes() http.Handler {
 	r.Handle("/v3/face-match/", s.validate(s.handleFaceMatch())).Methods(http.MethodPost)
 	r.Handle("/v3/session/{sessionId}/decision/", s.validate(s.handleDecision())).Methods(http.MethodGet)
 	r.Handle("/v3/session/{sessionId}/delete/", s.validate(s.handleDeleteSession())).Methods(http.MethodDelete)
+	r.Handle("/v3/webhook/destinations/", s.validate(s.handleListDestinations())).Methods(http.MethodGet)
+	r.Handle("/v3/webhook/destinations/", s.validate(s.handleCreateDestination())).Methods(http.MethodPost)
+	r.Handle("/v3/webhook/destinations/{uuid}/", s.validate(s.handleGetDestination())).Methods(http.MethodGet)
+	r.Handle("/v3/webhook/destinations/{uuid}/", s.validate(s.handleUpdateDestination())).Methods(http.MethodPatch)
+	r.Handle("/v3/webhook/destinations/{uuid}/", s.validate(s.handleDeleteDestination())).Methods(http.MethodDelete)
 
 	api := s.authenticate(s.rateLimit(r))
 	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/facematch/facematch"
 	"github.com/facematch/facematch/sandbox"
+	"github.com/facematch/facematch/webhook"
 )
 
 // Defaults of the limits of spec sections 2 and 4.
@@ -45,6 +46,10 @@ type Config struct {
 	PublicURL string
 	// Ready reports whether the service can answer (store open, models loaded).
 	Ready func(context.Context) error
+	// Guard checks webhook destination URLs (FM-WH-5).
+	Guard *webhook.Guard
+	// Notify, when set, is called after a saved session queued webhook deliveries.
+	Notify func()
 }
 
 // Server serves the API.
@@ -78,6 +83,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics(nil)
+	}
+	if cfg.Guard == nil {
+		cfg.Guard = &webhook.Guard{}
+	}
+	if cfg.Notify == nil {
+		cfg.Notify = func() {}
 	}
 	if cfg.Ready == nil {
 		cfg.Ready = cfg.Store.Ping

@@ -145,9 +145,13 @@ func TestSandboxFixedPayload(t *testing.T) {
 	}
 }
 
+// fmtJSON encodes v compactly, keys sorted, without HTML escaping, for comparisons.
 func fmtJSON(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+	return strings.TrimSuffix(buf.String(), "\n")
 }
 
 // [FM-SES-1] [FM-SES-2] A saved call is a session: its decision has the documented shape and

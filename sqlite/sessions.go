@@ -39,6 +39,15 @@ func (db *DB) CreateSession(ctx context.Context, ns facematch.NewSession) (facem
 				return err
 			}
 		}
+		if ns.WebhookBody != nil {
+			body, err := ns.WebhookBody(s)
+			if err != nil {
+				return err
+			}
+			if err := db.enqueueDeliveries(ctx, tx, s.AppID, s.ID, facematch.EventStatusUpdated, body, s.CreatedAt); err != nil {
+				return err
+			}
+		}
 		return db.consume(ctx, tx, ns.Credit)
 	})
 	return s, err

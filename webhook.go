@@ -1,0 +1,84 @@
+package facematch
+
+import (
+	"context"
+	"time"
+)
+
+// EventStatusUpdated is the one webhook event: a saved session got its decision (FM-WH-2).
+const EventStatusUpdated = "status.updated"
+
+// WebhookVersion is the version of the payloads destinations receive.
+const WebhookVersion = "v3"
+
+// Destination is an application's webhook endpoint (FM-WH-1). Secret signs every delivery.
+type Destination struct {
+	ID               string
+	AppID            string
+	Label            string
+	URL              string
+	SubscribedEvents []string
+	Enabled          bool
+	Secret           string
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+}
+
+// DestinationUpdate changes the fields that are set; Secret, when set, replaces the secret.
+type DestinationUpdate struct {
+	Label            *string
+	URL              *string
+	SubscribedEvents []string
+	Enabled          *bool
+	Secret           *string
+}
+
+// Delivery is one event queued for one destination (FM-WH-4). Its ID is the webhook id, the
+// same on every attempt; URL and Secret are the destination's at the time it is claimed.
+type Delivery struct {
+	ID            string
+	DestinationID string
+	SessionID     string
+	Event         string
+	Body          []byte
+	Attempts      int // attempts made before this one
+	URL           string
+	Secret        string
+}
+
+// Attempt is the record of one try to deliver: the HTTP status (0 without an answer), the
+// time to the answer, and the error when there was one.
+type Attempt struct {
+	At         time.Time
+	StatusCode int
+	Latency    time.Duration
+	Err        string
+	OK         bool
+}
+
+// DeliverySummary sums up the attempts made to a destination.
+type DeliverySummary struct {
+	Total, Failed  int
+	MinResponse    *time.Duration
+	AvgResponse    *time.Duration
+	MaxResponse    *time.Duration
+	LastDeliveryAt *time.Time
+}
+
+// Webhooks keeps destinations and the durable outbox of deliveries. Deliveries are queued by
+// CreateSession, in the session's transaction.
+type Webhooks interface {
+	CreateDestination(ctx context.Context, d Destination) (Destination, error)
+	Destinations(ctx context.Context, appID string) ([]Destination, error)
+	Destination(ctx context.Context, appID, id string) (Destination, error)
+	UpdateDestination(ctx context.Context, appID, id string, u DestinationUpdate) (Destination, error)
+	DeleteDestination(ctx context.Context, appID, id string) error
+	DeliverySummary(ctx context.Context, destinationID string) (DeliverySummary, error)
+
+	// ClaimDeliveries leases up to limit due deliveries of enabled destinations for lease, so
+	// that no other worker, of this process or another, attempts them meanwhile.
+	ClaimDeliveries(ctx context.Context, limit int, lease time.Duration) ([]Delivery, error)
+	// FinishAttempt records an attempt and the delivery's fate: delivered when a.OK, otherwise
+	// retried at retryAt, or failed for good when retryAt is nil.
+	FinishAttempt(ctx context.Context, d Delivery, a Attempt, retryAt *time.Time) error
+}

@@ -1,0 +1,115 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// [FM-WH-3] The canonical form: sorted keys, compact, integral floats as integers, non-ASCII as
+// it is, control characters escaped.
+func TestCanonical(t *testing.T) {
+	cases := map[string]string{
+		`{"b": 1, "a": {"d": [1.0, 2.50, 1e2], "c": null}}`: `{"a":{"c":null,"d":[1,2.5,100]},"b":1}`,
+		`{"name": "Zoë \u00e9 日本", "x": "a\"b\\c\n\t\u0001"}`:  `{"name":"Zoë é 日本","x":"a\"b\\c\n\t\u0001"}`,
+		`[true, false, -0.0, 87.35, 12345678901234567]`:       `[true,false,0,87.35,12345678901234567]`,
+		`{"html": "<a href='x'>&</a>"}`:                        `{"html":"<a href='x'>&</a>"}`,
+	}
+	for in, want := range cases {
+		got, err := Canonical([]byte(in))
+		if err != nil || string(got) != want {
+			t.Errorf("Canonical(%s) = %s, %v; want %s", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{`{"a":}`, `{"a":1} {"b":2}`, ``} {
+		if _, err := Canonical([]byte(bad)); err == nil {
+			t.Errorf("Canonical(%q) accepted", bad)
+		}
+	}
+}
+
+// [FM-WH-5] The guard: link-local and metadata addresses always refused; private and loopback
+// ones unless allowed; only http(s) URLs.
+func TestGuardAddresses(t *testing.T) {
+	strict, loose := &Guard{}, &Guard{AllowPrivate: true}
+	cases := []struct {
+		addr          string
+		strict, loose bool // allowed?
+	}{
+		{"93.184.216.34", true, true},
+		{"2606:2800:220:1:248:1893:25c8:1946", true, true},
+		{"169.254.169.254", false, false},
+		{"169.254.0.1", false, false},
+		{"fe80::1", false, false},
+		{"fd00:ec2::254", false, false},
+		{"100.100.100.200", false, false},
+		{"0.0.0.0", false, false},
+		{"224.0.0.1", false, false},
+		{"127.0.0.1", false, true},
+		{"::1", false, true},
+		{"10.1.2.3", false, true},
+		{"172.17.0.1", false, true},
+		{"192.168.1.1", false, true},
+		{"fc00::1", false, true},
+		{"100.64.0.1", false, true},
+		{"::ffff:169.254.169.254", false, false},
+	}
+	for _, c := range cases {
+		a := netip.MustParseAddr(c.addr)
+		if got := strict.refusal(a) == ""; got != c.strict {
+			t.Errorf("strict guard, %s: allowed %v", c.addr, got)
+		}
+		if got := loose.refusal(a) == ""; got != c.loose {
+			t.Errorf("allowing guard, %s: allowed %v", c.addr, got)
+		}
+	}
+	for _, u := range []string{"ftp://example.com/", "example.com/hook", "http://", "http://user:pw@example.com/", "javascript:alert(1)"} {
+		if err := loose.CheckURL(context.Background(), u); err == nil {
+			t.Errorf("%s accepted", u)
+		}
+	}
+	if err := strict.CheckURL(context.Background(), "http://169.254.169.254/latest/meta-data/"); !errors.Is(err, ErrRefusedAddress) {
+		t.Errorf("metadata URL: %v", err)
+	}
+	if err := loose.CheckURL(context.Background(), "http://[::1]:8080/hook"); err != nil {
+		t.Errorf("loopback with --allow-private-webhooks: %v", err)
+	}
+}
+
+// [FM-WH-5] A host whose DNS answer changes after the destination was checked cannot reach a
+// refused address: the guard resolves again when it connects.
+func TestGuardRebinding(t *testing.T) {
+	var calls atomic.Int32
+	g := &Guard{LookupIP: func(ctx context.Context, host string) ([]netip.Addr, error) {
+		if calls.Add(1) == 1 {
+			return []netip.Addr{netip.MustParseAddr("93.184.216.34")}, nil
+		}
+		return []netip.Addr{netip.MustParseAddr("169.254.169.254")}, nil
+	}}
+	if err := g.CheckURL(context.Background(), "http://rebind.example/hook"); err != nil {
+		t.Fatalf("checked while public: %v", err)
+	}
+	conn, err := g.DialContext(context.Background(), "tcp", net.JoinHostPort("rebind.example", "80"))
+	if conn != nil {
+		conn.Close()
+	}
+	if !errors.Is(err, ErrRefusedAddress) || !strings.Contains(err.Error(), "169.254.169.254") {
+		t.Fatalf("dial after rebinding: %v", err)
+	}
+}
+
+func TestParseBackoff(t *testing.T) {
+	b, err := ParseBackoff("1m, 4m,16m,64m")
+	if err != nil || len(b) != 4 || b[3].Minutes() != 64 {
+		t.Fatalf("%v %v", b, err)
+	}
+	for _, bad := range []string{"", "1m,,2m", "soon", "-1s"} {
+		if _, err := ParseBackoff(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
