@@ -38,6 +38,7 @@ func serve(ctx context.Context, c *cmdContext, args []string) error {
 	window := f.duration("rate-window", server.DefaultWindow, "the sliding window of the rate limits")
 	mediaTTL := f.duration("media-url-ttl", server.DefaultMediaTTL, "how long a signed image URL works")
 	publicURL := f.str("public-url", "", "scheme and host that image URLs start with (default: the request's)")
+	maxInFlight := f.integer("max-inflight", server.DefaultMaxInFlight, "requests whose bodies are held in memory at once; more wait their turn")
 	shutdown := f.duration("shutdown-timeout", 30*time.Second, "how long requests in flight may take to finish on shutdown")
 	demo := f.boolean("demo", false, "on first start, create a demo organization with 100 credits, a live and a sandbox key, and print them")
 	if err := f.parse(args); err != nil {
@@ -83,7 +84,7 @@ func serve(ctx context.Context, c *cmdContext, args []string) error {
 	srv, err := server.New(ctx, server.Config{
 		Store: db, Matcher: m, Sandbox: sb, Metrics: metrics, Logger: logger, Guard: guard, Notify: dispatcher.Notify,
 		WriteLimit: *writeLimit, ReadLimit: *readLimit, Window: *window, MediaTTL: *mediaTTL,
-		PublicURL: strings.TrimRight(*publicURL, "/"),
+		PublicURL: strings.TrimRight(*publicURL, "/"), MaxInFlight: *maxInFlight,
 	})
 	if err != nil {
 		return err

@@ -25,6 +25,8 @@ const (
 	DefaultReadLimit  = 600
 	DefaultWindow     = time.Minute
 	DefaultMediaTTL   = time.Hour
+	// DefaultMaxInFlight bodies of at most 11.5 MB each (two 5 MiB images and the fields).
+	DefaultMaxInFlight = 16
 )
 
 // Config is what a Server is made of.
@@ -50,6 +52,8 @@ type Config struct {
 	Guard *webhook.Guard
 	// Notify, when set, is called after a saved session queued webhook deliveries.
 	Notify func()
+	// MaxInFlight bounds the requests whose bodies are held in memory at once.
+	MaxInFlight int
 }
 
 // Server serves the API.
@@ -58,6 +62,7 @@ type Server struct {
 	handler  http.Handler
 	oaRouter routers.Router
 	mediaKey []byte
+	bodies   chan struct{} // one token per body held in memory
 }
 
 // New builds a Server: it loads the embedded OpenAPI document and the deployment's key for
@@ -87,6 +92,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Guard == nil {
 		cfg.Guard = &webhook.Guard{}
 	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = DefaultMaxInFlight
+	}
 	if cfg.Notify == nil {
 		cfg.Notify = func() {}
 	}
@@ -105,7 +113,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("media signing key: %w", err)
 	}
-	s := &Server{cfg: cfg, oaRouter: oaRouter, mediaKey: key}
+	s := &Server{cfg: cfg, oaRouter: oaRouter, mediaKey: key, bodies: make(chan struct{}, cfg.MaxInFlight)}
 	s.handler = s.routes()
 	return s, nil
 }

@@ -37,6 +37,15 @@ func validationFrom(ctx context.Context) *validation {
 // express and answer every complaint at once (FM-VAL-1).
 func (s *Server) validate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// At most MaxInFlight bodies are held at once; the others wait their turn. With the
+		// body limit this bounds the memory requests take, whatever the load.
+		select {
+		case s.bodies <- struct{}{}:
+			defer func() { <-s.bodies }()
+		case <-r.Context().Done():
+			s.writeError(w, r, r.Context().Err())
+			return
+		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 		if err != nil {
 			var tooLarge *http.MaxBytesError
