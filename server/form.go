@@ -17,6 +17,7 @@ import (
 
 	"github.com/facematch/facematch"
 	"github.com/facematch/facematch/imaging"
+	"github.com/facematch/facematch/webhook"
 )
 
 // Limits of the face-match form (FM-IMG-1, spec section 3).
@@ -235,6 +236,12 @@ func checkMetadata(name string, p part, errs facematch.FieldErrors) json.RawMess
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(p.data, &obj); err != nil || obj == nil {
 		errs.Add(name, "Value must be a JSON object.")
+		return nil
+	}
+	// The metadata travels in webhook bodies, whose canonical form needs every number to be one
+	// a double can hold: 1e400 is valid JSON that no client library reads back.
+	if _, err := webhook.Canonical(p.data); err != nil {
+		errs.Add(name, "Value must be valid JSON: a number in it is out of range.")
 		return nil
 	}
 	var buf bytes.Buffer

@@ -46,7 +46,7 @@ func (s *Server) validate(next http.Handler) http.Handler {
 			s.writeError(w, r, r.Context().Err())
 			return
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+		body, err := readBody(w, r)
 		if err != nil {
 			var tooLarge *http.MaxBytesError
 			if errors.As(err, &tooLarge) {
@@ -76,6 +76,18 @@ func (s *Server) validate(next http.Handler) http.Handler {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyValidation, v)))
 	})
+}
+
+// readBody reads the body, at most maxBodyBytes of it, into a buffer sized from Content-Length
+// so that it is not grown and copied as it comes.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	size := r.ContentLength
+	if size < 0 || size > maxBodyBytes {
+		size = 0
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, size+bytes.MinRead))
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	return buf.Bytes(), err
 }
 
 // translateOpenAPIError turns kin-openapi's validation errors into field-keyed messages in the

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -33,9 +34,40 @@ type DB struct {
 	read  *sql.DB
 	// Now is the clock; tests replace it.
 	Now func() time.Time
+
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt // read statements, prepared on first use
+	hot   map[string]*sql.Stmt // write statements of the hot paths, prepared on open
 }
 
-var _ facematch.Store = (*DB)(nil)
+// hotWrites are the statements every request runs in its rate-limit transaction. They are
+// prepared once when the database opens: writes go through one connection, which a transaction
+// holds, so they cannot be prepared from inside one.
+var hotWrites = []string{sqlRateDelete, sqlRateTake, sqlRateInsert}
+
+// prepared returns a read statement prepared once on the read pool. The hot paths run a few
+// small statements per request, and preparing them each time costs more than running them.
+func (db *DB) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if st, ok := db.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := db.read.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if db.stmts == nil {
+		db.stmts = map[string]*sql.Stmt{}
+	}
+	db.stmts[query] = st
+	return st, nil
+}
+
+// txStmt binds a statement of hotWrites to tx.
+func (db *DB) txStmt(ctx context.Context, tx *sql.Tx, query string) *sql.Stmt {
+	return tx.StmtContext(ctx, db.hot[query])
+}
 
 // FileName is the database file inside the data folder.
 const FileName = "facematch.db"
@@ -63,16 +95,33 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 		return nil, err
 	}
 	read.SetMaxOpenConns(8)
-	db := &DB{write: write, read: read, Now: time.Now}
+	db := &DB{write: write, read: read, Now: time.Now, hot: map[string]*sql.Stmt{}}
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrating %s: %w", path, err)
+	}
+	for _, q := range hotWrites {
+		st, err := write.PrepareContext(ctx, q)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		db.hot[q] = st
 	}
 	return db, nil
 }
 
 // Close closes both pools.
 func (db *DB) Close() error {
+	db.mu.Lock()
+	for _, st := range db.stmts {
+		st.Close()
+	}
+	for _, st := range db.hot {
+		st.Close()
+	}
+	db.stmts, db.hot = nil, nil
+	db.mu.Unlock()
 	return errors.Join(db.write.Close(), db.read.Close())
 }
 

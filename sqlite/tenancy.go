@@ -160,9 +160,13 @@ func (db *DB) APIKey(ctx context.Context, id string) (facematch.APIKey, facematc
 		revoked             sql.NullInt64
 		mode                string
 	)
-	err := db.read.QueryRowContext(ctx, `
+	st, err := db.prepared(ctx, `
 		SELECT k.id, k.app_id, k.secret_hash, k.created_us, k.revoked_us, a.org_id, a.name, a.mode, a.created_us
-		FROM api_keys k JOIN applications a ON a.id = k.app_id WHERE k.id = ?`, id).
+		FROM api_keys k JOIN applications a ON a.id = k.app_id WHERE k.id = ?`)
+	if err != nil {
+		return k, a, err
+	}
+	err = st.QueryRowContext(ctx, id).
 		Scan(&k.ID, &k.AppID, &k.SecretHash, &keyCreated, &revoked, &a.OrgID, &a.Name, &mode, &appMade)
 	if errors.Is(err, sql.ErrNoRows) {
 		return k, a, notFound("key")
