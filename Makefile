@@ -46,8 +46,9 @@ test: deps models bin/dlibraw build
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
 
-bench: deps models bin/dlibraw
+bench: deps models bin/dlibraw build
 	$(GO) run ./tools/matcherbench
+	$(GO) run ./tools/apibench
 
 calibration: deps models
 	$(GO) run ./tools/calibrate -out docs
