@@ -41,10 +41,13 @@ build: deps
 run: deps models build
 	bin/facematch serve --demo --data data --models models
 
+# test runs every test: the module's (unit, API over real HTTP, crash), then the conformance
+# suite in container and process modes with its self-test. Not meant for make -j.
 test: deps models bin/dlibraw build
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted" >&2; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
+	$(MAKE) --no-print-directory conformance-all
 
 bench: deps models bin/dlibraw build
 	$(GO) run ./tools/matcherbench

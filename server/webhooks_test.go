@@ -296,7 +296,7 @@ func TestWebhookDeliveryBodyAndSignatures(t *testing.T) {
 		if h.Get("X-Signature-V2") != hexHMAC([]byte(secret), canonicalize(t, body)) {
 			t.Error("X-Signature-V2 does not verify")
 		}
-		simple := fmt.Sprintf("%s:%s:%s:%s", ts, resp.RequestID, "Approved", "status.updated")
+		simple := fmt.Sprintf("%d:%s:%s:%s", int64(ev["timestamp"].(float64)), resp.RequestID, "Approved", "status.updated")
 		if h.Get("X-Signature-Simple") != hexHMAC([]byte(secret), []byte(simple)) {
 			t.Error("X-Signature-Simple does not verify")
 		}

@@ -180,6 +180,7 @@ func (d *Dispatcher) attempt(ctx context.Context, del facematch.Delivery) {
 // post sends the delivery's body, signed for this attempt, and returns the answer's status.
 func (d *Dispatcher) post(ctx context.Context, del facematch.Delivery, now time.Time) (int, error) {
 	var meta struct {
+		Timestamp   int64  `json:"timestamp"`
 		SessionID   string `json:"session_id"`
 		Status      string `json:"status"`
 		WebhookType string `json:"webhook_type"`
@@ -188,7 +189,8 @@ func (d *Dispatcher) post(ctx context.Context, del facematch.Delivery, now time.
 		return 0, fmt.Errorf("queued body is not JSON: %w", err)
 	}
 	headers, err := SignatureHeaders(del.Secret, del.Body, Event{
-		WebhookID: del.ID, Timestamp: now.Unix(), SessionID: meta.SessionID, Status: meta.Status, WebhookType: meta.WebhookType,
+		WebhookID: del.ID, Timestamp: now.Unix(), EventTimestamp: meta.Timestamp,
+		SessionID: meta.SessionID, Status: meta.Status, WebhookType: meta.WebhookType,
 	})
 	if err != nil {
 		return 0, err

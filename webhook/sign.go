@@ -26,11 +26,15 @@ func NewSecret() string {
 
 // Event is what the signatures of a delivery cover besides its body.
 type Event struct {
-	WebhookID   string
-	Timestamp   int64 // the attempt's time, Unix seconds
-	SessionID   string
-	Status      string
-	WebhookType string
+	WebhookID string
+	// Timestamp is the attempt's time, Unix seconds: X-Timestamp and webhook-timestamp.
+	Timestamp int64
+	// EventTimestamp, SessionID, Status and WebhookType are the body's fields of the same names,
+	// which X-Signature-Simple signs.
+	EventTimestamp int64
+	SessionID      string
+	Status         string
+	WebhookType    string
 }
 
 func hmacHex(key, msg []byte) string {
@@ -54,7 +58,8 @@ func SignatureHeaders(secret string, body []byte, ev Event) (http.Header, error)
 	h.Set("X-Timestamp", ts)
 	h.Set("X-Signature", hmacHex(key, body))
 	h.Set("X-Signature-V2", hmacHex(key, canonical))
-	h.Set("X-Signature-Simple", hmacHex(key, []byte(ts+":"+ev.SessionID+":"+ev.Status+":"+ev.WebhookType)))
+	simple := strconv.FormatInt(ev.EventTimestamp, 10) + ":" + ev.SessionID + ":" + ev.Status + ":" + ev.WebhookType
+	h.Set("X-Signature-Simple", hmacHex(key, []byte(simple)))
 	h.Set("X-Webhook-Id", ev.WebhookID)
 	std, err := standardSignature(secret, ev.WebhookID, ts, body)
 	if err != nil {

@@ -14,10 +14,10 @@ import (
 // it is, control characters escaped.
 func TestCanonical(t *testing.T) {
 	cases := map[string]string{
-		`{"b": 1, "a": {"d": [1.0, 2.50, 1e2], "c": null}}`: `{"a":{"c":null,"d":[1,2.5,100]},"b":1}`,
-		`{"name": "Zoë \u00e9 日本", "x": "a\"b\\c\n\t\u0001"}`:  `{"name":"Zoë é 日本","x":"a\"b\\c\n\t\u0001"}`,
+		`{"b": 1, "a": {"d": [1.0, 2.50, 1e2], "c": null}}`:   `{"a":{"c":null,"d":[1,2.5,100]},"b":1}`,
+		`{"name": "Zoë \u00e9 日本", "x": "a\"b\\c\n\t\u0001"}`: `{"name":"Zoë é 日本","x":"a\"b\\c\n\t\u0001"}`,
 		`[true, false, -0.0, 87.35, 12345678901234567]`:       `[true,false,0,87.35,12345678901234567]`,
-		`{"html": "<a href='x'>&</a>"}`:                        `{"html":"<a href='x'>&</a>"}`,
+		`{"html": "<a href='x'>&</a>"}`:                       `{"html":"<a href='x'>&</a>"}`,
 	}
 	for in, want := range cases {
 		got, err := Canonical([]byte(in))

@@ -1,0 +1,371 @@
+// Package report turns the suite's spec results into verdicts by rule id: the expected-failures
+// file, the one-screen summary, the curl reproducers and a JUnit file where expected failures do
+// not fail the build.
+package report
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/onsi/ginkgo/v2/reporters"
+	"github.com/onsi/ginkgo/v2/types"
+)
+
+// RuleID matches a rule id of the contract, e.g. FM-AUTH-1.
+var RuleID = regexp.MustCompile(`^FM-[A-Z]+-[0-9]+$`)
+
+// ReproducerEntry is the name of the report entry holding a failed spec's curl command.
+const ReproducerEntry = "reproduce with curl"
+
+// Expected is the set of rule ids listed in an expected-failures file.
+type Expected map[string]bool
+
+// LoadExpected reads an expected-failures file: one rule id per line, '#' starts a comment.
+// A missing file is an empty list when optional.
+func LoadExpected(path string, optional bool) (Expected, error) {
+	exp := Expected{}
+	if path == "" {
+		return exp, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		if optional && os.IsNotExist(err) {
+			return exp, nil
+		}
+		return nil, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line, _, _ := strings.Cut(sc.Text(), "#")
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		if !RuleID.MatchString(line) {
+			return nil, fmt.Errorf("%s:%d: %q is not a rule id like FM-AUTH-1", path, n, line)
+		}
+		exp[line] = true
+	}
+	return exp, sc.Err()
+}
+
+// Rules returns the rule ids among labels.
+func Rules(labels []string) []string {
+	var out []string
+	for _, l := range labels {
+		if RuleID.MatchString(l) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// Outcome is the verdict on one spec.
+type Outcome int
+
+// The outcomes of a spec.
+const (
+	NotRun          Outcome = iota // filtered out
+	Skipped                        // skipped with a reason
+	Passed                         // passed
+	Failed                         // failed, not excused
+	ExpectedFailure                // failed, and one of its rule ids is an expected failure
+)
+
+// Spec is a spec's result with its verdict.
+type Spec struct {
+	Report  types.SpecReport
+	Rules   []string
+	Outcome Outcome
+	Excuse  string // the listed rule ids that excuse a failure
+}
+
+// Rule is the verdict on one rule id.
+type Rule struct {
+	ID                                              string
+	Passed, Failed, Expected, Skipped, NotRun, Runs int
+	Listed                                          bool   // in the expected-failures file
+	SkipReason                                      string // of one skipped spec
+}
+
+// Status is the rule's one-word verdict.
+func (r Rule) Status() string {
+	switch {
+	case r.Failed > 0:
+		return "FAIL"
+	case r.Expected > 0:
+		return "expected-failure"
+	case r.Passed > 0 && r.Listed && r.Skipped == 0 && r.NotRun == 0:
+		return "pass (remove from expected-failures)"
+	case r.Passed > 0 && r.Skipped > 0:
+		return fmt.Sprintf("pass (%d skipped)", r.Skipped)
+	case r.Passed > 0:
+		return "pass"
+	case r.Skipped > 0:
+		return "skip"
+	}
+	return "not run"
+}
+
+// Result is the verdict on a run.
+type Result struct {
+	Specs   []Spec
+	Rules   []*Rule // every rule id known, sorted as the contract lists them
+	Certify bool
+}
+
+// Analyze gives every spec and every rule its verdict. known lists the contract's rule ids, so
+// that rules no spec ran still show; with certify, expected failures excuse nothing.
+func Analyze(specs types.SpecReports, expected Expected, known []string, certify bool) Result {
+	res := Result{Certify: certify}
+	byID := map[string]*Rule{}
+	rule := func(id string) *Rule {
+		r := byID[id]
+		if r == nil {
+			r = &Rule{ID: id, Listed: expected[id]}
+			byID[id] = r
+		}
+		return r
+	}
+	for _, id := range known {
+		rule(id)
+	}
+	for id := range expected {
+		rule(id)
+	}
+	for _, sr := range specs {
+		if sr.LeafNodeType != types.NodeTypeIt {
+			continue
+		}
+		s := Spec{Report: sr, Rules: Rules(sr.Labels())}
+		switch {
+		case sr.State == types.SpecStatePassed:
+			s.Outcome = Passed
+		case sr.State.Is(types.SpecStateFailureStates):
+			s.Outcome = Failed
+			if !certify && len(s.Rules) > 0 && allListed(s.Rules, expected) {
+				s.Outcome, s.Excuse = ExpectedFailure, strings.Join(s.Rules, ",")
+			}
+		case sr.State == types.SpecStateSkipped && sr.Failure.Message != "":
+			s.Outcome = Skipped
+		default:
+			s.Outcome = NotRun
+		}
+		res.Specs = append(res.Specs, s)
+		for _, id := range s.Rules {
+			r := rule(id)
+			switch s.Outcome {
+			case Passed:
+				r.Passed++
+			case Failed:
+				r.Failed++
+			case ExpectedFailure:
+				r.Expected++
+			case Skipped:
+				r.Skipped++
+				if r.SkipReason == "" {
+					r.SkipReason = sr.Failure.Message
+				}
+			case NotRun:
+				r.NotRun++
+			}
+			if s.Outcome != NotRun {
+				r.Runs++
+			}
+		}
+	}
+	for _, r := range byID {
+		res.Rules = append(res.Rules, r)
+	}
+	sort.Slice(res.Rules, func(i, j int) bool { return ruleLess(res.Rules[i].ID, res.Rules[j].ID, known) })
+	return res
+}
+
+// allListed tells whether every rule id is an expected failure: a failing spec is excused only
+// when all the rules it checks are listed, so that listing one rule does not hide another's.
+func allListed(ids []string, expected Expected) bool {
+	for _, id := range ids {
+		if !expected[id] {
+			return false
+		}
+	}
+	return true
+}
+
+// ruleLess orders rule ids as known lists them, then by area and number.
+func ruleLess(a, b string, known []string) bool {
+	ia, ib := indexOf(known, a), indexOf(known, b)
+	if ia != ib {
+		return ia < ib
+	}
+	pa, na := splitID(a)
+	pb, nb := splitID(b)
+	if pa != pb {
+		return pa < pb
+	}
+	return na < nb
+}
+
+func indexOf(list []string, s string) int {
+	for i, v := range list {
+		if v == s {
+			return i
+		}
+	}
+	return len(list)
+}
+
+func splitID(id string) (string, int) {
+	i := strings.LastIndex(id, "-")
+	n, _ := strconv.Atoi(id[i+1:])
+	return id[:i], n
+}
+
+// Passed tells whether the run passes: no failure that is not expected, and in certify mode no
+// skip and no rule left unchecked.
+func (r Result) Passed() bool {
+	for _, s := range r.Specs {
+		if s.Outcome == Failed || (r.Certify && s.Outcome == Skipped) {
+			return false
+		}
+	}
+	if r.Certify {
+		for _, rule := range r.Rules {
+			if rule.Passed == 0 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Summary is the one-screen table by rule id, then the failures with their reproducers.
+func (r Result) Summary(header string) string {
+	var b strings.Builder
+	line := strings.Repeat("=", 100)
+	fmt.Fprintf(&b, "%s\n%s\n%s\n", line, header, line)
+	half := (len(r.Rules) + 1) / 2
+	cell := func(x *Rule) string {
+		return fmt.Sprintf("%-11s %-25s %2d/%-2d", x.ID, truncate(x.Status(), 25), x.Passed, x.Runs)
+	}
+	for i := 0; i < half; i++ {
+		left := cell(r.Rules[i])
+		right := ""
+		if i+half < len(r.Rules) {
+			right = cell(r.Rules[i+half])
+		}
+		fmt.Fprintf(&b, "%-48s  %s\n", left, right)
+	}
+	counts := map[Outcome]int{}
+	for _, s := range r.Specs {
+		counts[s.Outcome]++
+	}
+	fmt.Fprintf(&b, "%s\nspecs: %d passed, %d failed, %d expected failures, %d skipped, %d not run   (n/m: specs passed / run, by rule)\n",
+		line, counts[Passed], counts[Failed], counts[ExpectedFailure], counts[Skipped], counts[NotRun])
+	var removable []string
+	for _, rule := range r.Rules {
+		if rule.Listed && rule.Failed == 0 && rule.Expected == 0 && rule.Passed > 0 && rule.Skipped == 0 && rule.NotRun == 0 {
+			removable = append(removable, rule.ID)
+		}
+	}
+	if len(removable) > 0 {
+		fmt.Fprintf(&b, "expected failures that passed, to remove from the expected-failures file: %s\n", strings.Join(removable, " "))
+	}
+	for _, s := range r.Specs {
+		if s.Outcome != Failed && s.Outcome != ExpectedFailure {
+			continue
+		}
+		mark := "FAIL"
+		if s.Outcome == ExpectedFailure {
+			mark = "expected failure (" + s.Excuse + ")"
+		}
+		fmt.Fprintf(&b, "\n%s: %s %s\n  %s\n", mark, strings.Join(s.Rules, ","), s.Report.FullText(), firstLine(s.Report.Failure.Message))
+		for _, e := range s.Report.ReportEntries {
+			if e.Name == ReproducerEntry {
+				fmt.Fprintf(&b, "  %s\n", strings.ReplaceAll(e.StringRepresentation(), "\n", "\n  "))
+			}
+		}
+	}
+	// Skips, grouped by reason: what the target lacks.
+	var reasons []string
+	byReason := map[string][]string{}
+	for _, s := range r.Specs {
+		if s.Outcome == Skipped {
+			reason := firstLine(s.Report.Failure.Message)
+			if strings.HasPrefix(reason, "Spec skipped because Skip() was called in BeforeAll") {
+				reason = "skipped with the first spec of its ordered container (reason above)"
+			}
+			if _, ok := byReason[reason]; !ok {
+				reasons = append(reasons, reason)
+			}
+			byReason[reason] = append(byReason[reason], s.Rules...)
+		}
+	}
+	if len(reasons) > 0 {
+		b.WriteString("\nskipped")
+		if r.Certify {
+			b.WriteString(" (each fails certification)")
+		}
+		b.WriteString(":\n")
+		for _, reason := range reasons {
+			ids := byReason[reason]
+			sort.Slice(ids, func(i, j int) bool { return ruleLess(ids[i], ids[j], nil) })
+			fmt.Fprintf(&b, "  %s: %s\n", reason, strings.Join(slices.Compact(ids), " "))
+		}
+	}
+	verdict := "PASS"
+	if !r.Passed() {
+		verdict = "FAIL"
+	}
+	mode := ""
+	if r.Certify {
+		mode = " (certify: no skips, no expected failures)"
+	}
+	fmt.Fprintf(&b, "%s\nconformance verdict: %s%s\n", line, verdict, mode)
+	return b.String()
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-1] + "…"
+}
+
+// firstLine is a failure message on one line of at most 400 characters.
+func firstLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > 400 {
+		return string(r[:399]) + "…"
+	}
+	return s
+}
+
+// WriteJUnit writes report as JUnit XML in which an expected failure is a skipped test case
+// whose message names the listed rule, so that CI gates on the same verdict as the summary.
+func WriteJUnit(report types.Report, res Result, path string) error {
+	excused := map[string]string{}
+	for _, s := range res.Specs {
+		if s.Outcome == ExpectedFailure {
+			excused[s.Report.FullText()] = s.Excuse
+		}
+	}
+	out := report
+	out.SpecReports = make(types.SpecReports, len(report.SpecReports))
+	for i, sr := range report.SpecReports {
+		if id, ok := excused[sr.FullText()]; ok && sr.LeafNodeType == types.NodeTypeIt {
+			sr.State = types.SpecStateSkipped
+			sr.Failure.Message = "expected failure (" + id + " is listed in the expected-failures file): " + sr.Failure.Message
+		}
+		out.SpecReports[i] = sr
+	}
+	out.SuiteSucceeded = res.Passed()
+	return reporters.GenerateJUnitReport(out, path)
+}

@@ -1,0 +1,103 @@
+package report
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/onsi/ginkgo/v2/types"
+)
+
+func spec(text string, state types.SpecState, msg string, labels ...string) types.SpecReport {
+	return types.SpecReport{LeafNodeType: types.NodeTypeIt, LeafNodeText: text, LeafNodeLabels: labels, State: state, Failure: types.Failure{Message: msg}}
+}
+
+func TestAnalyze(t *testing.T) {
+	specs := types.SpecReports{
+		spec("a", types.SpecStateFailed, "boom", "auth", "FM-AUTH-1"),
+		spec("b", types.SpecStatePassed, "", "auth", "FM-AUTH-1"),
+		spec("c", types.SpecStateFailed, "boom", "matching", "FM-MATCH-2"),
+		spec("d", types.SpecStatePassed, "", "sessions", "FM-SES-3"),
+		spec("e", types.SpecStateSkipped, "needs a key", "webhooks", "FM-WH-5"),
+		spec("f", types.SpecStateSkipped, "", "webhooks", "FM-WH-6"),
+		spec("g", types.SpecStateFailed, "boom", "matching", "FM-MATCH-2", "FM-RESP-4"),
+	}
+	known := []string{"FM-AUTH-1", "FM-MATCH-2", "FM-RESP-4", "FM-SES-3", "FM-WH-5", "FM-WH-6", "FM-WH-1"}
+	res := Analyze(specs, Expected{"FM-MATCH-2": true, "FM-SES-3": true}, known, false)
+	if res.Passed() {
+		t.Fatal("an unexpected failure passes")
+	}
+	status := map[string]string{}
+	for _, r := range res.Rules {
+		status[r.ID] = r.Status()
+	}
+	want := map[string]string{
+		"FM-AUTH-1": "FAIL", "FM-MATCH-2": "FAIL", "FM-RESP-4": "FAIL", "FM-SES-3": "pass (remove from expected-failures)",
+		"FM-WH-5": "skip", "FM-WH-6": "not run", "FM-WH-1": "not run",
+	}
+	for id, w := range want {
+		if status[id] != w {
+			t.Errorf("%s: %q, want %q", id, status[id], w)
+		}
+	}
+	if res.Rules[0].ID != "FM-AUTH-1" || res.Rules[len(res.Rules)-1].ID != "FM-WH-1" {
+		t.Errorf("rules not in the contract's order: %v", res.Rules)
+	}
+	out := res.Summary("header")
+	for _, s := range []string{"FAIL: FM-AUTH-1 a", "expected failure (FM-MATCH-2): FM-MATCH-2 c", "FAIL: FM-MATCH-2,FM-RESP-4 g", "to remove from the expected-failures file: FM-SES-3", "verdict: FAIL"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("summary lacks %q:\n%s", s, out)
+		}
+	}
+
+	ok := Analyze(specs[2:6], Expected{"FM-MATCH-2": true}, nil, false)
+	if !ok.Passed() {
+		t.Fatal("expected failures and skips fail a normal run")
+	}
+	if Analyze(specs[2:6], Expected{"FM-MATCH-2": true}, nil, true).Passed() {
+		t.Fatal("certify mode excuses a failure or a skip")
+	}
+}
+
+func TestLoadExpected(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "x.txt")
+	os.WriteFile(p, []byte("# comment\nFM-AUTH-1  # why\n\n  FM-WH-3\n"), 0o644)
+	e, err := LoadExpected(p, false)
+	if err != nil || len(e) != 2 || !e["FM-AUTH-1"] || !e["FM-WH-3"] {
+		t.Fatalf("%v %v", e, err)
+	}
+	os.WriteFile(p, []byte("AUTH-1\n"), 0o644)
+	if _, err := LoadExpected(p, false); err == nil {
+		t.Fatal("a line that is no rule id is accepted")
+	}
+	if _, err := LoadExpected(p+".missing", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadExpected(p+".missing", false); err == nil {
+		t.Fatal("a missing file named explicitly is accepted")
+	}
+}
+
+func TestCurl(t *testing.T) {
+	dir := t.TempDir()
+	r := Request{Method: "POST", URL: "http://h/v3/face-match/", Key: "fm_live_x_secret", KeyEnv: "FACEMATCH_LIVE_KEY", KeyNote: "the live key",
+		Parts: []Part{
+			{Name: "user_image", FileName: "a.jpg", Origin: "/photos/a b.jpg", IsFile: true},
+			{Name: "ref_image", FileName: "gen.png", Data: []byte("png"), IsFile: true},
+			{Name: "vendor_data", Value: "@it's"},
+			{Name: "metadata", Value: strings.Repeat("m", 300)},
+		}}
+	out := r.Curl(dir, "spec")
+	if strings.Contains(out, "secret") {
+		t.Fatal("the key's secret is printed")
+	}
+	for _, s := range []string{`-H "x-api-key: $FACEMATCH_LIVE_KEY"`, `-F 'user_image=@/photos/a b.jpg;filename=a.jpg'`, `--form-string 'vendor_data=@it'\''s'`, "-F 'metadata=<" + dir} {
+		if !strings.Contains(out, s) {
+			t.Errorf("curl lacks %s:\n%s", s, out)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "spec-1-gen.png")); err != nil || string(b) != "png" {
+		t.Errorf("generated file not written: %v", err)
+	}
+}

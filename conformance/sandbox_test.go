@@ -1,0 +1,66 @@
+package conformance_test
+
+import (
+	"encoding/json"
+	"net/http"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/facematch/facematch/conformance/internal/fixtures"
+)
+
+// sandboxExample is the face_match object of openapi.yaml's SandboxFaceMatch example.
+func sandboxExample() (map[string]any, string) {
+	GinkgoHelper()
+	ex := env.Doc.Components.Examples["SandboxFaceMatch"]
+	Expect(ex).NotTo(BeNil(), "openapi.yaml has no SandboxFaceMatch example")
+	b, err := json.Marshal(ex.Value.Value)
+	Expect(err).NotTo(HaveOccurred())
+	var v map[string]any
+	Expect(json.Unmarshal(b, &v)).To(Succeed())
+	return v["face_match"].(map[string]any), v["request_id"].(string)
+}
+
+var _ = Describe("Sandbox", Label(areaSandbox), func() {
+	It("answers the fixed Approved payload with a fresh request_id, the time of the call and the caller's vendor_data and metadata", Label("FM-SBX-1", "FM-RESP-1"), func() {
+		k := sandbox()
+		want, exampleID := sandboxExample()
+		a1, b := photo(fixtures.PersonA1), photo(fixtures.PersonB)
+		r1 := faceMatch(k, a1, b, "vendor_data", "sdk-test", "metadata", `{"flow": "signup"}`, "face_match_score_decline_threshold", "99")
+		r2 := faceMatch(k, photo(fixtures.NoFace), a1, "rotate_image", "true")
+		for _, r := range []Resp{r1, r2} {
+			Expect(r.Status).To(Equal(http.StatusOK), "body %s", r.Body)
+			m := r.Map()
+			Expect(m["face_match"]).To(Equal(want), "the sandbox answer is not the SandboxFaceMatch example")
+			Expect(m["request_id"]).To(MatchRegexp(uuidPattern))
+			Expect(m["request_id"]).NotTo(Equal(exampleID))
+		}
+		f1, f2 := matchOf(r1), matchOf(r2)
+		Expect(f1.RequestID).NotTo(Equal(f2.RequestID), "two sandbox calls got the same request_id")
+		Expect(f1.VendorData).To(Equal(strptr("sdk-test")))
+		Expect([]byte(f1.Metadata)).To(MatchJSON(`{"flow": "signup"}`))
+		Expect(f2.VendorData).To(BeNil())
+		Expect(string(f2.Metadata)).To(Equal("null"))
+	})
+
+	It("decodes no image, stores no session and uses no credit", Label("FM-SBX-1", "FM-BILL-1"), func() {
+		k := sandbox()
+		if env.Target.Main().Admin() != nil {
+			k = newTenant(0, true, "a sandbox organization without credit")
+		}
+		a1 := photo(fixtures.PersonA1)
+		fm := matchOf(faceMatch(k, brokenPixels(), brokenPixels()))
+		Expect(fm.FaceMatch.Status).To(Equal("Approved"), "pixels were decoded: a sandbox call never decodes them")
+		for range 3 {
+			matchOf(faceMatch(k, a1, a1))
+		}
+		Expect(decision(k, fm.RequestID).Status).To(Equal(http.StatusNotFound), "a sandbox call was stored as a session")
+		if env.Live.Value != "" {
+			Expect(decision(env.Live, fm.RequestID).Status).To(Equal(http.StatusNotFound))
+		}
+		if k.Tenant != nil {
+			Expect(addCredits(k, 1)).To(Equal(int64(1)), "sandbox calls changed the organization's balance")
+		}
+	})
+})
