@@ -29,10 +29,10 @@ deps:
 		echo "installing $$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
 	fi
-	@if [ "$$($(CC) -print-file-name=libcblas.so)" = libcblas.so ]; then \
+	@if [ ! -e /usr/lib/x86_64-linux-gnu/libcblas.so ] && [ ! -e /usr/local/lib/libcblas.so ]; then \
 		if [ "$$(id -u)" != 0 ]; then echo "libcblas.so is missing: ln -s /usr/lib/x86_64-linux-gnu/libopenblas.so.0 /usr/local/lib/libcblas.so (as root)" >&2; exit 1; fi; \
 		echo "linking /usr/local/lib/libcblas.so to OpenBLAS"; \
-		ln -sf "$$($(CC) -print-file-name=libopenblas.so.0)" /usr/local/lib/libcblas.so && ldconfig; \
+		ln -sf /usr/lib/x86_64-linux-gnu/libopenblas.so.0 /usr/local/lib/libcblas.so && ldconfig; \
 	fi
 
 build: deps
