@@ -8,6 +8,8 @@
 #   make calibration  docs/calibration.md and its pictures, measured on the LFW development pairs
 
 GO ?= go
+# How long make test fuzzes each target.
+CI_FUZZTIME ?= 10s
 SHARED ?= $(CURDIR)/../shared
 export FACEMATCH_SHARED := $(abspath $(SHARED))
 
@@ -16,6 +18,7 @@ export FACEMATCH_SHARED := $(abspath $(SHARED))
 
 include tools/models.mk
 -include conformance/conformance.mk
+include tools/fuzz.mk
 
 # Debian packages the cgo parts need: dlib and its BLAS/LAPACK, libjpeg-turbo.
 DEBIAN_PACKAGES := libdlib-dev libdlib-data libblas-dev liblapack-dev libopenblas-dev libjpeg-dev
@@ -41,12 +44,14 @@ build: deps
 run: deps models build
 	bin/facematch serve --demo --data data --models models
 
-# test runs every test: the module's (unit, API over real HTTP, crash), then the conformance
-# suite in container and process modes with its self-test. Not meant for make -j.
+# test runs every test: the module's (unit, API over real HTTP, crash), every fuzz target for a
+# bounded time, then the conformance suite in container and process modes with its self-test.
+# Not meant for make -j.
 test: deps models bin/dlibraw build
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted" >&2; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
+	$(MAKE) --no-print-directory fuzz FUZZTIME=$(CI_FUZZTIME)
 	$(MAKE) --no-print-directory conformance-all
 
 bench: deps models bin/dlibraw build

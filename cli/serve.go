@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"time"
@@ -63,11 +62,6 @@ func serve(ctx context.Context, c *cmdContext, args []string) error {
 	}
 	logger := slog.New(slog.NewJSONHandler(c.stderr, nil))
 	start := time.Now()
-	// Requests allocate their bodies (up to 11.5 MB each) and little else that lives: collecting
-	// less often saves CPU, and --max-inflight bounds what the heap can hold.
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
-	}
 
 	db, err := sqlite.Open(ctx, *data)
 	if err != nil {

@@ -25,6 +25,9 @@ const (
 	MaxImageBytes      = 5 << 20 // 5 MiB per image
 	MaxVendorDataChars = 1024
 	MaxMetadataBytes   = 16 << 10
+	// MaxMetadataDepth bounds the nesting of metadata's arrays and objects: 16 KiB can nest
+	// 8,000 deep, which the webhook receivers' JSON libraries refuse (Python's stops near 1,000).
+	MaxMetadataDepth = 64
 	// maxParts bounds the parts of a form: ten times the fields it knows is plenty.
 	maxParts = 70
 	// maxTextBytes bounds a text part read into memory.
@@ -238,6 +241,10 @@ func checkMetadata(name string, p part, errs facematch.FieldErrors) json.RawMess
 		errs.Add(name, "Value must be a JSON object.")
 		return nil
 	}
+	if jsonDepth(p.data) > MaxMetadataDepth {
+		errs.Add(name, fmt.Sprintf("Ensure this value is nested at most %d levels deep.", MaxMetadataDepth))
+		return nil
+	}
 	// The metadata travels in webhook bodies, whose canonical form needs every number to be one
 	// a double can hold: 1e400 is valid JSON that no client library reads back.
 	if _, err := webhook.Canonical(p.data); err != nil {
@@ -250,4 +257,24 @@ func checkMetadata(name string, p part, errs facematch.FieldErrors) json.RawMess
 		return nil
 	}
 	return buf.Bytes()
+}
+
+// jsonDepth is the deepest nesting of arrays and objects in a valid JSON document.
+func jsonDepth(doc []byte) int {
+	depth, deepest, inString := 0, 0, false
+	for i := 0; i < len(doc); i++ {
+		switch c := doc[i]; {
+		case inString && c == '\\':
+			i++
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '[' || c == '{':
+			depth++
+			deepest = max(deepest, depth)
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return deepest
 }

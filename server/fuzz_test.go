@@ -156,7 +156,8 @@ func FuzzFaceMatchForm(f *testing.F) {
 }
 
 // checkAcceptedMetadata checks what checkMetadata accepted: a compact JSON object of at most
-// 16 KiB that the webhook body can carry (webhook.Canonical encodes it).
+// 16 KiB, nested at most MaxMetadataDepth deep, that the webhook body can carry
+// (webhook.Canonical encodes it).
 func checkAcceptedMetadata(t *testing.T, m json.RawMessage) {
 	t.Helper()
 	var obj map[string]any
@@ -166,6 +167,21 @@ func checkAcceptedMetadata(t *testing.T, m json.RawMessage) {
 	var buf bytes.Buffer
 	if json.Compact(&buf, m); !bytes.Equal(buf.Bytes(), m) {
 		t.Fatalf("metadata %q is not compact", m)
+	}
+	dec := json.NewDecoder(bytes.NewReader(m))
+	for depth := 0; ; {
+		tok, err := dec.Token()
+		if err != nil {
+			break
+		}
+		switch tok {
+		case json.Delim('['), json.Delim('{'):
+			if depth++; depth > MaxMetadataDepth {
+				t.Fatalf("accepted metadata nested %d deep", depth)
+			}
+		case json.Delim(']'), json.Delim('}'):
+			depth--
+		}
 	}
 	if _, err := webhook.CanonicalOf(struct {
 		Metadata json.RawMessage `json:"metadata"`

@@ -37,6 +37,16 @@ func validationFrom(ctx context.Context) *validation {
 // express and answer every complaint at once (FM-VAL-1).
 func (s *Server) validate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tooLarge := func() {
+			w.Header().Set("Connection", "close")
+			s.writeError(w, r, facematch.Errorf(facematch.EINVALID,
+				"The request body is too large: at most %d bytes (two images of at most %d bytes and the other fields).", maxBodyBytes, MaxImageBytes))
+		}
+		// A body declared larger than the limit is refused unread.
+		if r.ContentLength > maxBodyBytes {
+			tooLarge()
+			return
+		}
 		// At most MaxInFlight bodies are held at once; the others wait their turn. With the
 		// body limit this bounds the memory requests take, whatever the load.
 		select {
@@ -48,11 +58,9 @@ func (s *Server) validate(next http.Handler) http.Handler {
 		}
 		body, err := readBody(w, r)
 		if err != nil {
-			var tooLarge *http.MaxBytesError
-			if errors.As(err, &tooLarge) {
-				w.Header().Set("Connection", "close")
-				s.writeError(w, r, facematch.Errorf(facematch.EINVALID,
-					"The request body is too large: at most %d bytes (two images of at most %d bytes and the other fields).", maxBodyBytes, MaxImageBytes))
+			var maxErr *http.MaxBytesError
+			if errors.As(err, &maxErr) {
+				tooLarge()
 				return
 			}
 			s.writeError(w, r, facematch.Errorf(facematch.EINVALID, "The request body could not be read."))

@@ -8,9 +8,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
+	"math/big"
 	"sort"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -24,7 +27,7 @@ func Canonical(doc []byte) ([]byte, error) {
 	if err := dec.Decode(&v); err != nil {
 		return nil, err
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("canonical: trailing data after the JSON value")
 	}
 	var buf bytes.Buffer
@@ -88,22 +91,36 @@ func writeCanonical(buf *bytes.Buffer, v any) error {
 	return nil
 }
 
-// writeNumber writes integers as they are and integral floats (1.0, 1e2) as integers.
+// writeNumber writes a number as Python's json.dumps writes what json.loads made of it, with
+// integral floats written as integers: integer literals exactly as they are (Python keeps every
+// digit), integral floats (1.0, 1e2, 1e20) as the exact integer they hold, other floats as the
+// shortest text that reads back as the same double, in exponent form only below 1e-4 or from
+// 1e16 (Python's repr). A number beyond the range of a double is refused, an integer literal
+// included: JavaScript reads it as Infinity and Go's encoding/json not at all.
 func writeNumber(buf *bytes.Buffer, n json.Number) error {
 	s := n.String()
-	if _, err := strconv.ParseInt(s, 10, 64); err == nil {
-		buf.WriteString(s)
-		return nil
-	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
 		return fmt.Errorf("canonical: bad number %q", s)
 	}
-	if f == math.Trunc(f) && math.Abs(f) < 1e15 {
-		buf.WriteString(strconv.FormatInt(int64(f), 10))
+	if !strings.ContainsAny(s, ".eE") {
+		if s == "-0" {
+			s = "0"
+		}
+		buf.WriteString(s)
 		return nil
 	}
-	buf.WriteString(strconv.FormatFloat(f, 'g', -1, 64))
+	if f == math.Trunc(f) {
+		i, _ := big.NewFloat(f).Int(nil)
+		buf.WriteString(i.String())
+		return nil
+	}
+	e := strconv.FormatFloat(f, 'e', -1, 64)
+	if exp, _ := strconv.Atoi(e[strings.IndexByte(e, 'e')+1:]); exp < -4 || exp >= 16 {
+		buf.WriteString(e)
+		return nil
+	}
+	buf.WriteString(strconv.FormatFloat(f, 'f', -1, 64))
 	return nil
 }
 
