@@ -79,13 +79,9 @@ func Decision(s facematch.Session, imageURL func(kind string) string) SessionDec
 // 404 for anything else (FM-AUTH-3, FM-SES-3).
 func (s *Server) handleDecision() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := validationFrom(r.Context()).fields.Err(); err != nil {
+		id, err := sessionID(r)
+		if err != nil {
 			s.writeError(w, r, err)
-			return
-		}
-		id := mux.Vars(r)["sessionId"]
-		if _, err := uuid.Parse(id); err != nil {
-			s.writeError(w, r, errNotFound)
 			return
 		}
 		sess, err := s.cfg.Store.Session(r.Context(), callerFrom(r.Context()).App.ID, id)
@@ -104,13 +100,9 @@ func (s *Server) handleDecision() http.Handler {
 // handleDeleteSession serves DELETE /v3/session/{sessionId}/delete/ (FM-SES-4).
 func (s *Server) handleDeleteSession() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := validationFrom(r.Context()).fields.Err(); err != nil {
+		id, err := sessionID(r)
+		if err != nil {
 			s.writeError(w, r, err)
-			return
-		}
-		id := mux.Vars(r)["sessionId"]
-		if _, err := uuid.Parse(id); err != nil {
-			s.writeError(w, r, errNotFound)
 			return
 		}
 		if err := s.cfg.Store.DeleteSession(r.Context(), callerFrom(r.Context()).App.ID, id); err != nil {
@@ -119,6 +111,19 @@ func (s *Server) handleDeleteSession() http.Handler {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
+}
+
+// sessionID reads the {sessionId} of a session route once the request passed validation; an id
+// that is not a UUID names no session.
+func sessionID(r *http.Request) (string, error) {
+	if err := validated(r.Context(), facematch.FieldErrors{}); err != nil {
+		return "", err
+	}
+	id := mux.Vars(r)["sessionId"]
+	if _, err := uuid.Parse(id); err != nil {
+		return "", errNotFound
+	}
+	return id, nil
 }
 
 // publicURL is the scheme and host clients reach this server at.
