@@ -54,7 +54,17 @@ func Rotate(img *image.RGBA, deg int) *image.RGBA {
 
 // Mirror flips img left to right.
 func Mirror(img *image.RGBA) *image.RGBA {
-	return Orient(img, 2)
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	dst := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		src := img.Pix[img.PixOffset(b.Min.X, b.Min.Y+y):]
+		out := dst.Pix[y*dst.Stride:]
+		for x := 0; x < w; x++ {
+			copy(out[4*(w-1-x):4*(w-x)], src[4*x:4*x+4])
+		}
+	}
+	return dst
 }
 
 // RotatePoint maps a point of an image of size w x h onto the same point once the image is

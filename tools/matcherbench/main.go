@@ -32,7 +32,7 @@ func main() {
 	models := flag.String("models", "models", "model folder")
 	dlibraw := flag.String("dlibraw", "bin/dlibraw", "the plain-dlib reference program")
 	repeat := flag.Int("repeat", 5, "runs per photo; medians are reported")
-	seconds := flag.Float64("seconds", 20, "duration of each throughput run")
+	seconds := flag.Float64("seconds", 30, "total duration of the throughput runs of each worker count")
 	verbose = flag.Bool("v", false, "print every photo's times")
 	child := flag.Int("child", 0, "internal: run the throughput test with this many workers and print JSON")
 	flag.Parse()
@@ -212,11 +212,13 @@ func run(models, dlibraw string, repeat int, seconds float64, photos []string) e
 		mean(rawFull, func(r rawResult) float64 { return r.Landmarks }), mean(rawFull, func(r rawResult) float64 { return r.Descriptor }), rawSum/k)
 	fmt.Printf("RATIO ours/raw latency: %.2f (per photo %.2f to %.2f; target <= 0.6)\n", oursSum/rawSum, minR, maxR)
 
-	// Throughput alternates one and two workers, twice each, and adds the runs up.
+	// Throughput alternates one and two workers, three times each, so that the machine's drifts
+	// hit both alike, and averages the runs.
 	var one, two throughputResult
-	for range 2 {
+	const rounds = 3
+	for range rounds {
 		for _, w := range []int{1, 2} {
-			r, err := throughput(models, w, seconds/2)
+			r, err := throughput(models, w, seconds/rounds)
 			if err != nil {
 				return err
 			}
@@ -224,7 +226,7 @@ func run(models, dlibraw string, repeat int, seconds float64, photos []string) e
 			if w == 2 {
 				acc = &two
 			}
-			acc.PairsPerSecond += r.PairsPerSecond / 2
+			acc.PairsPerSecond += r.PairsPerSecond / rounds
 			acc.PeakRSSMB = max(acc.PeakRSSMB, r.PeakRSSMB)
 		}
 	}
