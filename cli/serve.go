@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"time"
@@ -62,6 +63,12 @@ func serve(ctx context.Context, c *cmdContext, args []string) error {
 	}
 	logger := slog.New(slog.NewJSONHandler(c.stderr, nil))
 	start := time.Now()
+	// Requests allocate their bodies (up to 11.5 MB each) and little that lives on: collecting
+	// at twice the default heap growth halves the collector's share of a sandbox request's CPU
+	// (measured in docs/performance.md); --max-inflight bounds what the heap can hold.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(200)
+	}
 
 	db, err := sqlite.Open(ctx, *data)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/facematch/facematch"
@@ -113,7 +114,7 @@ func parseFaceMatchForm(contentType string, body []byte) (*faceMatchForm, facema
 		if name == "user_image" || name == "ref_image" {
 			limit = MaxImageBytes
 		}
-		data, err := io.ReadAll(io.LimitReader(p, limit+1))
+		data, err := readPart(p, limit+1)
 		if err != nil {
 			errs.Add("non_field_errors", "The multipart body is malformed.")
 			return nil, errs
@@ -180,6 +181,21 @@ func parseFaceMatchForm(contentType string, body []byte) (*faceMatchForm, facema
 		return nil, errs
 	}
 	return f, errs
+}
+
+// partBuffers are the scratch buffers parts are read into before being copied at their size.
+var partBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// readPart reads at most n bytes of a part into a slice of exactly its size, so that a request
+// allocates its images once rather than at every doubling of a growing buffer.
+func readPart(r io.Reader, n int64) ([]byte, error) {
+	buf := partBuffers.Get().(*bytes.Buffer)
+	defer partBuffers.Put(buf)
+	buf.Reset()
+	if _, err := buf.ReadFrom(io.LimitReader(r, n)); err != nil {
+		return nil, err
+	}
+	return bytes.Clone(buf.Bytes()), nil
 }
 
 // formFields are the fields of the face-match form; any other is ignored.

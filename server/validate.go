@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
 
 	"github.com/facematch/facematch"
 )
@@ -76,14 +78,53 @@ func (s *Server) validate(next http.Handler) http.Handler {
 				Route:      route,
 				Options: &openapi3filter.Options{
 					MultiError:         true,
+					ExcludeRequestBody: true,
 					AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
 				},
 			})
 			translateOpenAPIError(err, v.fields)
+			translateOpenAPIError(validateBody(r, route, body), v.fields)
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyValidation, v)))
 	})
+}
+
+// validateBody checks the body read once against its operation's request body in openapi.yaml,
+// as kin-openapi's ValidateRequestBody does (declared content type, required body, decoding by
+// the registered decoder, schema), without reading and copying the body again.
+func validateBody(r *http.Request, route *routers.Route, body []byte) error {
+	rb := route.Operation.RequestBody
+	if rb == nil || rb.Value == nil {
+		return nil
+	}
+	if len(body) == 0 {
+		if rb.Value.Required {
+			return &openapi3filter.RequestError{RequestBody: rb.Value, Err: openapi3filter.ErrInvalidRequired}
+		}
+		return nil
+	}
+	ct := r.Header.Get("Content-Type")
+	mt := rb.Value.Content.Get(ct)
+	if mt == nil {
+		return &openapi3filter.RequestError{RequestBody: rb.Value, Reason: fmt.Sprintf("header Content-Type has unexpected value %q", ct)}
+	}
+	if mt.Schema == nil {
+		return nil
+	}
+	mediaType, _, err := mime.ParseMediaType(ct)
+	decode := openapi3filter.RegisteredBodyDecoder(mediaType)
+	if err != nil || decode == nil {
+		return &openapi3filter.RequestError{RequestBody: rb.Value, Reason: "failed to decode request body"}
+	}
+	value, err := decode(bytes.NewReader(body), r.Header, mt.Schema, func(name string) *openapi3.Encoding { return mt.Encoding[name] })
+	if err != nil {
+		return &openapi3filter.RequestError{RequestBody: rb.Value, Reason: "failed to decode request body", Err: err}
+	}
+	if err := mt.Schema.Value.VisitJSON(value, openapi3.VisitAsRequest(), openapi3.MultiErrors()); err != nil {
+		return &openapi3filter.RequestError{RequestBody: rb.Value, Reason: "doesn't match schema", Err: err}
+	}
+	return nil
 }
 
 // readBody reads the body, at most maxBodyBytes of it, into a buffer sized from Content-Length
