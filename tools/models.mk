@@ -126,7 +126,9 @@ $(models_recognition): $(models_convert) $(wildcard $(models_manifest) $(models_
 	$(models_convert) --manifest $(call models_show,$(models_manifest)) --weights $(call models_show,$(models_weights)) --out $@
 endif
 
-$(models_convert): $(filter-out %_test.go,$(wildcard tools/convertmodel/*.go)) $(wildcard tools/convertmodel/*.cc tools/convertmodel/*.h)
+# The converter and dlibraw compile against dlib's headers: `deps` (top-level Makefile) installs
+# the Debian packages first on a fresh machine. Order-only, so it never forces a rebuild.
+$(models_convert): $(filter-out %_test.go,$(wildcard tools/convertmodel/*.go)) $(wildcard tools/convertmodel/*.cc tools/convertmodel/*.h) | deps
 	@mkdir -p $(@D)
 	$(GO) build -o $@ ./tools/convertmodel
 	@touch $@
@@ -142,7 +144,7 @@ $(models_sums): $(models_landmarks5) $(models_detector) $(models_recognition)
 	@mv -f $@.tmp $@
 	@cat $@
 
-bin/dlibraw: tools/dlibraw/dlibraw.cc
+bin/dlibraw: tools/dlibraw/dlibraw.cc | deps
 	@mkdir -p $(@D)
 	$(CXX) $(DLIBRAW_CXXFLAGS) -o $@ $< $(DLIBRAW_LDLIBS)
 
