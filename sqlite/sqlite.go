@@ -38,6 +38,8 @@ type DB struct {
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt // read statements, prepared on first use
 	hot   map[string]*sql.Stmt // write statements of the hot paths, prepared on open
+
+	takes takeQueue // TakeRequest's group commit
 }
 
 // hotWrites are the statements every request runs in its rate-limit transaction. They are

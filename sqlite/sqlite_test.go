@@ -174,6 +174,57 @@ func TestRateLimitSlidingWindow(t *testing.T) {
 	}
 }
 
+// [FM-RL-1] Concurrent requests of one key are counted exactly, however they are grouped into
+// transactions: with a budget of 150 and 400 requests at once, exactly 150 pass, each seeing a
+// different number of requests left, and another key's budget is untouched.
+func TestRateLimitExactUnderConcurrency(t *testing.T) {
+	db := open(t, t.TempDir())
+	const limit, calls = 150, 400
+	var (
+		wg        sync.WaitGroup
+		mu        sync.Mutex
+		remaining = map[int]int{}
+		allowed   atomic.Int64
+	)
+	for i := range calls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Some callers give up at once: their requests are still counted exactly.
+			ctx, cancel := context.WithCancel(context.Background())
+			if i%7 == 0 {
+				cancel()
+			}
+			defer cancel()
+			d, err := db.TakeRequest(ctx, "k", "write", limit, time.Minute)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if d.Allowed {
+				allowed.Add(1)
+				mu.Lock()
+				remaining[d.Remaining]++
+				mu.Unlock()
+			} else if d.Remaining != 0 || d.Reset.IsZero() {
+				t.Errorf("refused take: %+v", d)
+			}
+		}()
+	}
+	wg.Wait()
+	if allowed.Load() != limit {
+		t.Fatalf("%d requests allowed, want %d", allowed.Load(), limit)
+	}
+	for r := range limit {
+		if remaining[r] != 1 {
+			t.Fatalf("remaining %d seen %d times, want once: %v", r, remaining[r], remaining)
+		}
+	}
+	if d, err := db.TakeRequest(context.Background(), "k2", "write", limit, time.Minute); err != nil || !d.Allowed || d.Remaining != limit-1 {
+		t.Fatalf("another key: %+v, %v", d, err)
+	}
+}
+
 func TestSessionRoundTripAndDelete(t *testing.T) {
 	ctx := context.Background()
 	db := open(t, t.TempDir())
