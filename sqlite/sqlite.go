@@ -96,7 +96,11 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 		write.Close()
 		return nil, err
 	}
+	// Idle read connections are kept, all of them: database/sql keeps two by default and closes
+	// the others as they come back, so under load every read paid for a new connection (its
+	// pragmas, the schema read, the statement prepared again).
 	read.SetMaxOpenConns(8)
+	read.SetMaxIdleConns(8)
 	db := &DB{write: write, read: read, Now: time.Now, hot: map[string]*sql.Stmt{}}
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
