@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"mime"
-	"mime/multipart"
 	"path"
 	"regexp"
 	"strconv"
@@ -71,57 +69,16 @@ func parseBool(s string) (bool, bool) {
 	return false, false
 }
 
-// part is one form part as read.
-type part struct {
-	filename string
-	isFile   bool
-	data     []byte
-	tooLarge bool
-}
-
-// parseFaceMatchForm reads and checks the multipart form of a face-match call: every field's
-// rules, each image's extension, size and header (format and dimensions, FM-IMG-1/2), without
-// decoding any pixel. All problems are returned at once, keyed by field (FM-VAL-1).
-func parseFaceMatchForm(contentType string, body []byte) (*faceMatchForm, facematch.FieldErrors) {
+// checkFaceMatchForm checks the form of a face-match call: every field's rules, each image's
+// extension, size and header (format and dimensions, FM-IMG-1/2), without decoding any pixel.
+// All problems are returned at once, keyed by field (FM-VAL-1).
+func checkFaceMatchForm(in *form) (*faceMatchForm, facematch.FieldErrors) {
 	errs := facematch.FieldErrors{}
-	mediaType, params, err := mime.ParseMediaType(contentType)
-	if err != nil || mediaType != "multipart/form-data" || params["boundary"] == "" {
-		errs.Add("non_field_errors", "Unsupported media type: the body must be multipart/form-data.")
+	if in.problem != "" {
+		errs.Add("non_field_errors", in.problem)
 		return nil, errs
 	}
-	parts := map[string][]part{}
-	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
-	for n := 0; ; n++ {
-		p, err := mr.NextPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			errs.Add("non_field_errors", "The multipart body is malformed.")
-			return nil, errs
-		}
-		if n >= maxParts {
-			errs.Add("non_field_errors", fmt.Sprintf("The form has too many parts: at most %d are read.", maxParts))
-			return nil, errs
-		}
-		name := p.FormName()
-		_, known := formFields[name]
-		if !known {
-			io.Copy(io.Discard, p) // unknown fields are ignored (FM-VAL-3)
-			continue
-		}
-		limit := int64(maxTextBytes)
-		if name == "user_image" || name == "ref_image" {
-			limit = MaxImageBytes
-		}
-		data, err := readPart(p, limit+1)
-		if err != nil {
-			errs.Add("non_field_errors", "The multipart body is malformed.")
-			return nil, errs
-		}
-		parts[name] = append(parts[name], part{filename: p.FileName(), isFile: p.FileName() != "", data: data, tooLarge: int64(len(data)) > limit})
-	}
-
+	parts := in.parts
 	f := &faceMatchForm{threshold: facematch.DefaultThreshold, save: true}
 	for name := range formFields {
 		ps := parts[name]

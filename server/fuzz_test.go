@@ -116,12 +116,7 @@ func FuzzFaceMatchForm(f *testing.F) {
 			fields facematch.FieldErrors
 		)
 		rec, ran := validateThen(s, req, func(v *validation) {
-			form, fields = parseFaceMatchForm(contentType, v.body)
-			for field, msgs := range v.fields {
-				if _, ours := fields[field]; !ours && !(field == "non_field_errors" && len(fields) > 0) {
-					fields[field] = msgs
-				}
-			}
+			form, fields = v.faceMatchForm(contentType)
 		})
 		if !ran {
 			if rec.Code != http.StatusBadRequest {

@@ -18,13 +18,7 @@ import (
 func (s *Server) handleFaceMatch() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		v := validationFrom(ctx)
-		form, fields := parseFaceMatchForm(r.Header.Get("Content-Type"), v.body)
-		for field, msgs := range v.fields {
-			if _, ours := fields[field]; !ours && !(field == "non_field_errors" && len(fields) > 0) {
-				fields[field] = msgs
-			}
-		}
+		form, fields := validationFrom(ctx).faceMatchForm(r.Header.Get("Content-Type"))
 		if err := fields.Err(); err != nil {
 			s.writeError(w, r, err)
 			return

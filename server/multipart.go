@@ -1,63 +1,98 @@
 package server
 
 import (
-	"errors"
+	"bytes"
 	"io"
 	"mime"
 	"mime/multipart"
-	"net/http"
 	"strconv"
 
 	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/openapi3filter"
 )
 
-func init() {
-	openapi3filter.RegisterBodyDecoder("multipart/form-data", decodeMultipart)
+// form is a multipart/form-data body read once into its parts. The validate middleware reads
+// it to check the body against openapi.yaml, and the face-match handler checks the same parts
+// against the rules a schema cannot express.
+type form struct {
+	// parts are the parts of the form's fields, by name, in the order they came.
+	parts map[string][]part
+	// problem, when not empty, is why the body could not be read as a form: the message of
+	// non_field_errors. parts then holds nothing.
+	problem string
 }
 
-// decodeMultipart is the multipart/form-data decoder kin-openapi validates forms with. Unlike
-// its own, it does not copy file parts into strings: a part whose schema is a binary string is
-// read through and stands for itself with an empty value, since the bytes of an image are
-// checked by the handler (extension, size, header), not by the schema. Text parts are decoded
-// by their schema's type; a value that does not parse is kept as a string, so that the schema
-// check names its field. The first of repeated parts is kept (the handler refuses repeats).
-func decodeMultipart(body io.Reader, header http.Header, schema *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
-	if schema == nil || schema.Value == nil || !schema.Value.Type.Is("object") {
-		return nil, errors.New("unsupported schema of request body")
+// part is one form part as read.
+type part struct {
+	filename string
+	isFile   bool
+	data     []byte
+	tooLarge bool
+}
+
+// The problems that stop a form from being read.
+const (
+	problemMediaType = "Unsupported media type: the body must be multipart/form-data."
+	problemMalformed = "The multipart body is malformed."
+)
+
+// readForm reads the parts of a multipart/form-data body. Parts of fields the form does not know
+// are skipped (FM-VAL-3); at most maxParts parts are read; a part is kept up to its field's
+// limit and one byte more, so that its check can tell it is too large.
+func readForm(contentType string, body []byte) *form {
+	mediaType, params, err := mime.ParseMediaType(contentType)
+	if err != nil || mediaType != "multipart/form-data" || params["boundary"] == "" {
+		return &form{problem: problemMediaType}
 	}
-	_, params, err := mime.ParseMediaType(header.Get("Content-Type"))
-	if err != nil {
-		return nil, err
-	}
-	obj := map[string]any{}
-	mr := multipart.NewReader(body, params["boundary"])
-	for {
-		part, err := mr.NextPart()
+	parts := map[string][]part{}
+	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	for n := 0; ; n++ {
+		p, err := mr.NextPart()
 		if err == io.EOF {
-			return obj, nil
+			return &form{parts: parts}
 		}
 		if err != nil {
-			return nil, err
+			return &form{problem: problemMalformed}
 		}
-		name := part.FormName()
-		prop := schema.Value.Properties[name]
-		_, seen := obj[name]
-		if prop == nil || prop.Value == nil || seen {
-			io.Copy(io.Discard, part)
+		if n >= maxParts {
+			return &form{problem: "The form has too many parts: at most " + strconv.Itoa(maxParts) + " are read."}
+		}
+		name := p.FormName()
+		if _, known := formFields[name]; !known {
+			io.Copy(io.Discard, p)
+			continue
+		}
+		limit := int64(maxTextBytes)
+		if name == "user_image" || name == "ref_image" {
+			limit = MaxImageBytes
+		}
+		data, err := readPart(p, limit+1)
+		if err != nil {
+			return &form{problem: problemMalformed}
+		}
+		parts[name] = append(parts[name], part{filename: p.FileName(), isFile: p.FileName() != "", data: data, tooLarge: int64(len(data)) > limit})
+	}
+}
+
+// schemaValue is the form as the value kin-openapi checks against the request body's schema.
+// An image part (a binary string) stands for itself with an empty value, since the bytes of an
+// image are checked by the handler (extension, size, header), not by the schema. Text parts are
+// decoded by their schema's type; a value that does not parse is kept as a string, so that the
+// schema check names its field. The first of repeated parts stands for them (the handler
+// refuses repeats).
+func (f *form) schemaValue(schema *openapi3.Schema) map[string]any {
+	obj := map[string]any{}
+	for name, ps := range f.parts {
+		prop := schema.Properties[name]
+		if prop == nil || prop.Value == nil {
 			continue
 		}
 		if prop.Value.Format == "binary" {
-			io.Copy(io.Discard, part)
 			obj[name] = ""
 			continue
 		}
-		data, err := io.ReadAll(io.LimitReader(part, maxTextBytes+1))
-		if err != nil {
-			return nil, err
-		}
-		obj[name] = primitive(string(data), prop.Value)
+		obj[name] = primitive(string(ps[0].data), prop.Value)
 	}
+	return obj
 }
 
 // primitive converts a text part to its schema's type when it parses.

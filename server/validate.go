@@ -19,11 +19,31 @@ import (
 // maxBodyBytes bounds a request body: two images of MaxImageBytes and room for the other fields.
 const maxBodyBytes = 2*MaxImageBytes + 1<<20
 
-// validation is what the validate middleware learnt of a request: its body, read once, and the
-// field-keyed complaints of openapi.yaml about it.
+// validation is what the validate middleware learnt of a request: its body, read once, the
+// body's form when it is multipart/form-data, and the field-keyed complaints of openapi.yaml
+// about it.
 type validation struct {
 	body   []byte
+	form   *form
 	fields facematch.FieldErrors
+}
+
+// faceMatchForm checks the request's form by the face-match rules (reading it now if validate
+// did not) and adds openapi.yaml's complaints about fields the rules did not already name. A
+// schema's complaint about the body as a whole goes when the rules found anything, since theirs
+// says what is wrong in the API's words.
+func (v *validation) faceMatchForm(contentType string) (*faceMatchForm, facematch.FieldErrors) {
+	in := v.form
+	if in == nil {
+		in = readForm(contentType, v.body)
+	}
+	f, fields := checkFaceMatchForm(in)
+	for field, msgs := range v.fields {
+		if _, ours := fields[field]; !ours && !(field == "non_field_errors" && len(fields) > 0) {
+			fields[field] = msgs
+		}
+	}
+	return f, fields
 }
 
 func validationFrom(ctx context.Context) *validation {
@@ -83,7 +103,7 @@ func (s *Server) validate(next http.Handler) http.Handler {
 				},
 			})
 			translateOpenAPIError(err, v.fields)
-			translateOpenAPIError(validateBody(r, route, body), v.fields)
+			translateOpenAPIError(validateBody(r, route, v), v.fields)
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyValidation, v)))
@@ -91,14 +111,15 @@ func (s *Server) validate(next http.Handler) http.Handler {
 }
 
 // validateBody checks the body read once against its operation's request body in openapi.yaml,
-// as kin-openapi's ValidateRequestBody does (declared content type, required body, decoding by
-// the registered decoder, schema), without reading and copying the body again.
-func validateBody(r *http.Request, route *routers.Route, body []byte) error {
+// as kin-openapi's ValidateRequestBody does (declared content type, required body, decoding,
+// schema), without reading and copying the body again. A multipart/form-data body is read
+// into its parts here, once, and kept in v for the handler.
+func validateBody(r *http.Request, route *routers.Route, v *validation) error {
 	rb := route.Operation.RequestBody
 	if rb == nil || rb.Value == nil {
 		return nil
 	}
-	if len(body) == 0 {
+	if len(v.body) == 0 {
 		if rb.Value.Required {
 			return &openapi3filter.RequestError{RequestBody: rb.Value, Err: openapi3filter.ErrInvalidRequired}
 		}
@@ -109,17 +130,28 @@ func validateBody(r *http.Request, route *routers.Route, body []byte) error {
 	if mt == nil {
 		return &openapi3filter.RequestError{RequestBody: rb.Value, Reason: fmt.Sprintf("header Content-Type has unexpected value %q", ct)}
 	}
-	if mt.Schema == nil {
+	if mt.Schema == nil || mt.Schema.Value == nil {
 		return nil
 	}
 	mediaType, _, err := mime.ParseMediaType(ct)
-	decode := openapi3filter.RegisteredBodyDecoder(mediaType)
-	if err != nil || decode == nil {
+	if err != nil {
 		return &openapi3filter.RequestError{RequestBody: rb.Value, Reason: "failed to decode request body"}
 	}
-	value, err := decode(bytes.NewReader(body), r.Header, mt.Schema, func(name string) *openapi3.Encoding { return mt.Encoding[name] })
-	if err != nil {
-		return &openapi3filter.RequestError{RequestBody: rb.Value, Reason: "failed to decode request body", Err: err}
+	var value any
+	switch decode := openapi3filter.RegisteredBodyDecoder(mediaType); {
+	case mediaType == "multipart/form-data":
+		v.form = readForm(ct, v.body)
+		if v.form.problem != "" {
+			return &openapi3filter.RequestError{RequestBody: rb.Value, Reason: "failed to decode request body"}
+		}
+		value = v.form.schemaValue(mt.Schema.Value)
+	case decode == nil:
+		return &openapi3filter.RequestError{RequestBody: rb.Value, Reason: "failed to decode request body"}
+	default:
+		value, err = decode(bytes.NewReader(v.body), r.Header, mt.Schema, func(name string) *openapi3.Encoding { return mt.Encoding[name] })
+		if err != nil {
+			return &openapi3filter.RequestError{RequestBody: rb.Value, Reason: "failed to decode request body", Err: err}
+		}
 	}
 	if err := mt.Schema.Value.VisitJSON(value, openapi3.VisitAsRequest(), openapi3.MultiErrors()); err != nil {
 		return &openapi3filter.RequestError{RequestBody: rb.Value, Reason: "doesn't match schema", Err: err}
