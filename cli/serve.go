@@ -128,7 +128,7 @@ func serve(ctx context.Context, c *cmdContext, args []string) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	logger.Info("listening", slog.String("addr", ln.Addr().String()), slog.Int("workers", m.Workers()), slog.String("data", *data))
+	logger.Info("listening", slog.String("addr", ln.Addr().String()), slog.Int("workers", m.Workers()), slog.String("blas", matcher.BLASCore()), slog.String("data", *data))
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	// Deliveries go on while the server drains, and stop after it: whatever is still pending

@@ -9,9 +9,11 @@ import (
 	"syscall"
 
 	"github.com/facematch/facematch/cli"
+	"github.com/facematch/facematch/matcher"
 )
 
 func main() {
+	matcher.UseFastBLAS()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := cli.Run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {

@@ -34,9 +34,11 @@ import (
 
 	"github.com/facematch/facematch/imaging"
 	"github.com/facematch/facematch/internal/shared"
+	"github.com/facematch/facematch/matcher"
 )
 
 func main() {
+	matcher.UseFastBLAS()
 	bin := flag.String("bin", "bin/facematch", "the server binary")
 	dlibraw := flag.String("dlibraw", "bin/dlibraw", "the plain-dlib reference program")
 	models := flag.String("models", "models", "model folder")

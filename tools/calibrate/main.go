@@ -32,6 +32,7 @@ import (
 )
 
 func main() {
+	matcher.UseFastBLAS()
 	models := flag.String("models", "models", "model folder")
 	pairsPath := flag.String("pairs", filepath.Join(shared.Dir(), "fixtures", "lfw-dev", "pairs.tsv"), "labelled pairs")
 	out := flag.String("out", "docs", "folder for calibration.md and its pictures")

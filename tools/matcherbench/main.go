@@ -29,6 +29,7 @@ import (
 )
 
 func main() {
+	matcher.UseFastBLAS()
 	models := flag.String("models", "models", "model folder")
 	dlibraw := flag.String("dlibraw", "bin/dlibraw", "the plain-dlib reference program")
 	repeat := flag.Int("repeat", 5, "runs per photo; medians are reported")
