@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"sync"
 	"time"
 
@@ -74,7 +75,14 @@ func (db *DB) TakeRequest(ctx context.Context, keyID, bucket string, limit int, 
 	batch := q.waiting[:n:n]
 	q.waiting = q.waiting[n:]
 	q.mu.Unlock()
+	defer q.handOff(batch, t) // even if the batch panics: no caller is left waiting
 	db.runTakes(context.WithoutCancel(ctx), batch)
+	return t.d, t.err
+}
+
+// handOff ends a batch: the first take that came meanwhile leads the next one, and the other
+// callers of the batch get their outcomes.
+func (q *takeQueue) handOff(batch []*take, leader *take) {
 	q.mu.Lock()
 	if len(q.waiting) > 0 {
 		q.waiting[0].wake <- false
@@ -84,16 +92,21 @@ func (db *DB) TakeRequest(ctx context.Context, keyID, bucket string, limit int, 
 	}
 	q.mu.Unlock()
 	for _, o := range batch {
-		if o != t {
+		if o != leader {
 			o.wake <- true
 		}
 	}
-	return t.d, t.err
 }
+
+// errNotTaken is the outcome of a take whose batch stopped before it ran.
+var errNotTaken = errors.New("rate limit: the request was not counted")
 
 // runTakes runs a batch of takes in one write transaction. Should it fail, every take of the
 // batch fails with it and none is counted.
 func (db *DB) runTakes(ctx context.Context, batch []*take) {
+	for _, t := range batch {
+		t.d, t.err = facematch.RateDecision{Limit: t.limit}, errNotTaken
+	}
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		del, upsert, ins := db.txStmt(ctx, tx, sqlRateDelete), db.txStmt(ctx, tx, sqlRateTake), db.txStmt(ctx, tx, sqlRateInsert)
 		for _, t := range batch {
@@ -108,6 +121,8 @@ func (db *DB) runTakes(ctx context.Context, batch []*take) {
 	for _, t := range batch {
 		if err != nil {
 			t.d, t.err = facematch.RateDecision{Limit: t.limit}, err
+		} else {
+			t.err = nil
 		}
 	}
 }

@@ -225,6 +225,28 @@ func TestRateLimitExactUnderConcurrency(t *testing.T) {
 	}
 }
 
+// A batch that fails fails every take in it, and nobody is left waiting: on a closed database,
+// concurrent takes all return an error.
+func TestRateLimitFailureReachesEveryCaller(t *testing.T) {
+	db := open(t, t.TempDir())
+	db.Close()
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if d, err := db.TakeRequest(context.Background(), "k", "write", 10, time.Minute); err != nil && !d.Allowed {
+				failed.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if failed.Load() != 50 {
+		t.Fatalf("%d of 50 takes failed", failed.Load())
+	}
+}
+
 func TestSessionRoundTripAndDelete(t *testing.T) {
 	ctx := context.Background()
 	db := open(t, t.TempDir())
