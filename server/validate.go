@@ -138,16 +138,17 @@ func validateBody(r *http.Request, route *routers.Route, v *validation) error {
 		return &openapi3filter.RequestError{RequestBody: rb.Value, Reason: "failed to decode request body"}
 	}
 	var value any
-	switch decode := openapi3filter.RegisteredBodyDecoder(mediaType); {
-	case mediaType == "multipart/form-data":
+	if mediaType == "multipart/form-data" {
 		v.form = readForm(ct, v.body)
 		if v.form.problem != "" {
 			return &openapi3filter.RequestError{RequestBody: rb.Value, Reason: "failed to decode request body"}
 		}
 		value = v.form.schemaValue(mt.Schema.Value)
-	case decode == nil:
-		return &openapi3filter.RequestError{RequestBody: rb.Value, Reason: "failed to decode request body"}
-	default:
+	} else {
+		decode := openapi3filter.RegisteredBodyDecoder(mediaType)
+		if decode == nil {
+			return &openapi3filter.RequestError{RequestBody: rb.Value, Reason: "failed to decode request body"}
+		}
 		value, err = decode(bytes.NewReader(v.body), r.Header, mt.Schema, func(name string) *openapi3.Encoding { return mt.Encoding[name] })
 		if err != nil {
 			return &openapi3filter.RequestError{RequestBody: rb.Value, Reason: "failed to decode request body", Err: err}
