@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/facematch/facematch"
+	"github.com/facematch/facematch/contract"
 )
 
 // ExampleName is the openapi.yaml example the sandbox answers with.
@@ -23,7 +24,7 @@ type Responder struct {
 // New reads the fixed payload from the embedded OpenAPI document, so that the sandbox answers
 // exactly what the contract shows.
 func New() (*Responder, error) {
-	doc, err := facematch.LoadOpenAPI()
+	doc, err := contract.Load()
 	if err != nil {
 		return nil, err
 	}

@@ -26,6 +26,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/facematch/facematch"
+	"github.com/facematch/facematch/contract"
 	"github.com/facematch/facematch/imaging"
 	"github.com/facematch/facematch/internal/testimg"
 	"github.com/facematch/facematch/webhook"
@@ -47,7 +48,7 @@ var (
 // fuzzServer is a Server with what validation needs and nothing else.
 func fuzzServer(tb testing.TB) *Server {
 	fuzzOnce.Do(func() {
-		doc, err := facematch.LoadOpenAPI()
+		doc, err := contract.Load()
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -77,10 +78,10 @@ func fuzzServer(tb testing.TB) *Server {
 func validateThen(s *Server, req *http.Request, fn func(v *validation)) (*httptest.ResponseRecorder, bool) {
 	ran := false
 	rec := httptest.NewRecorder()
-	s.validate(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+	s.validate(func(_ http.ResponseWriter, _ *http.Request, v *validation) {
 		ran = true
-		fn(validationFrom(r.Context()))
-	})).ServeHTTP(rec, req)
+		fn(v)
+	}).ServeHTTP(rec, req)
 	return rec, ran
 }
 
@@ -218,12 +219,8 @@ func FuzzDestination(f *testing.F) {
 			errs facematch.FieldErrors
 		)
 		rec, ran := validateThen(s, req, func(v *validation) {
-			in, errs = s.parseDestination(req.Context(), v.body, create)
-			for field, msgs := range v.fields {
-				if _, ours := errs[field]; !ours && !(field == "non_field_errors" && len(errs) > 0) {
-					errs[field] = msgs
-				}
-			}
+			in, errs = parseDestination(req.Context(), s.cfg.Guard, v.body, create)
+			errs = v.merge(errs)
 		})
 		if !ran {
 			if rec.Code != http.StatusBadRequest {

@@ -231,7 +231,7 @@ func TestHostileLargestDecodeWithinCap(t *testing.T) {
 	if testing.Short() {
 		t.Skip("decodes a 40-megapixel image")
 	}
-	e := newEnv(t)
+	e := newEnv(t, withRealMatcher())
 	live := e.tenant(10, facematch.ModeLive)
 	bomb := deepPNG(6320, 6320)
 	t.Logf("16-bit RGBA PNG 6320x6320 (%.1f MP): %d bytes", 6320*6320/1e6, len(bomb))
@@ -274,7 +274,7 @@ func deepPNG(w, h int) []byte {
 // (from the header, or from the decoder after the credit was reserved and given back), never a
 // 5xx, never billed.
 func TestHostileTruncatedAndCorrupt(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, withRealMatcher())
 	live := e.tenant(100, facematch.ModeLive)
 	sandbox := e.tenant(0, facematch.ModeSandbox)
 	src := testimg.Decode(t, photo(t, "barack_obama/obama_small.jpg").data)
