@@ -76,6 +76,7 @@ type Store interface {
 	RateLimiter
 	Credits
 	Sessions
+	SessionLister
 	Webhooks
 	// Secret returns a named random secret of the deployment, creating it on first use, so that
 	// every replica signs with the same key.
