@@ -39,6 +39,7 @@ func commands() []command {
 		{"app create", "create an application of an organization", appCreate},
 		{"key create", "create an API key of an application; it is shown once", keyCreate},
 		{"key revoke", "revoke an API key", keyRevoke},
+		{"user create", "create a console account; a generated password is shown once", userCreate},
 		{"compare", "compare the faces of two image files, no server needed", compare},
 		{"eval", "score every pair of a pairs file and report error rates", eval},
 	}
