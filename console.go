@@ -104,6 +104,7 @@ type Console interface {
 	RevokeAPIKey(ctx context.Context, keyID string) error
 	// SessionByID returns a session whatever its application, ENOTFOUND when there is none.
 	SessionByID(ctx context.Context, id string) (Session, error)
+	SessionImage(ctx context.Context, sessionID, kind string) (StoredImage, error)
 	DeleteSession(ctx context.Context, appID, id string) error
 	// SessionDeliveries lists the webhook deliveries of a session with their attempts.
 	SessionDeliveries(ctx context.Context, sessionID string) ([]DeliveryLog, error)

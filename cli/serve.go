@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/facematch/facematch"
+	"github.com/facematch/facematch/console"
 	"github.com/facematch/facematch/matcher"
 	"github.com/facematch/facematch/sandbox"
 	"github.com/facematch/facematch/server"
@@ -108,6 +109,14 @@ func serve(ctx context.Context, c *cmdContext, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The console (spec section 8) beside the API, on the same store, signer and guard.
+	con, err := console.New(console.Config{
+		Store: db, MediaURL: srv.MediaURL, PublicURL: strings.TrimRight(*publicURL, "/"), CheckURL: guard.CheckURL,
+		Notify: dispatcher.Notify, Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -120,7 +129,7 @@ func serve(ctx context.Context, c *cmdContext, args []string) error {
 		}
 	}
 	hs := &http.Server{
-		Handler:           srv,
+		Handler:           console.Mount(con, srv),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute,
 		WriteTimeout:      5 * time.Minute,
@@ -165,9 +174,11 @@ func (f *flags) duration(name string, def time.Duration, help string) *time.Dura
 // demoKeys is what seedDemo keeps in the data folder so that later starts can show the keys
 // again: demo keys only, never a real one.
 type demoKeys struct {
-	Org        string `json:"org"`
-	LiveKey    string `json:"live_key"`
-	SandboxKey string `json:"sandbox_key"`
+	Org             string `json:"org"`
+	LiveKey         string `json:"live_key"`
+	SandboxKey      string `json:"sandbox_key"`
+	ConsoleEmail    string `json:"console_email,omitempty"`
+	ConsolePassword string `json:"console_password,omitempty"`
 }
 
 // seedDemo creates, on the first start on a data folder, a demo organization with 100
@@ -195,6 +206,18 @@ func seedDemo(ctx context.Context, db *sqlite.DB, dataDir, baseURL string, geten
 				return err
 			}
 		}
+	}
+	// A console account for the demo organization, also on data folders seeded before the
+	// console existed.
+	if keys.ConsoleEmail == "" {
+		keys.ConsoleEmail, keys.ConsolePassword = "demo@example.com", console.NewPassword()
+		hash, err := console.HashPassword(keys.ConsolePassword)
+		if err != nil {
+			return err
+		}
+		if _, err := db.CreateAccount(ctx, facematch.Account{OrgID: keys.Org, Email: keys.ConsoleEmail, Admin: true, PasswordHash: hash}); err != nil {
+			return err
+		}
 		b, _ := json.MarshalIndent(keys, "", "  ")
 		if err := os.WriteFile(path, b, 0o600); err != nil {
 			return err
@@ -210,13 +233,15 @@ Demo organization %q (%s), %d credits left. Its keys (also in %s):
   live key:    %s
   sandbox key: %s
 
+Console: %s/console/ (log in as %s, password %s)
+
 Compare two photos with the live key:
   curl -s -H 'x-api-key: %s' \
     -F user_image=@%s/barack_obama/obama.jpg \
     -F ref_image=@%s/barack_obama/obama2.jpg \
     %s/v3/face-match/
 
-`, org.Name, org.ID, org.Credits, path, keys.LiveKey, keys.SandboxKey, keys.LiveKey, faces, faces, baseURL)
+`, org.Name, org.ID, org.Credits, path, keys.LiveKey, keys.SandboxKey, baseURL, keys.ConsoleEmail, keys.ConsolePassword, keys.LiveKey, faces, faces, baseURL)
 	return nil
 }
 
