@@ -14,12 +14,12 @@ import (
 // formClient is a cookie-keeping HTTP client that does not follow redirects, for the login
 // rules that a browser test cannot reach (the clock).
 type formClient struct {
-	t    *testing.T
+	t    testing.TB
 	base string
 	c    *http.Client
 }
 
-func newFormClient(t *testing.T, base string) *formClient {
+func newFormClient(t testing.TB, base string) *formClient {
 	jar, _ := cookiejar.New(nil)
 	return &formClient{t: t, base: base, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }

@@ -49,6 +49,9 @@ type env struct {
 	db    *sqlite.DB
 	srv   *httptest.Server
 	clock *clock
+	// handler is what srv serves: the console mounted beside the API.
+	handler http.Handler
+	dir     string // the data folder
 }
 
 // clock is a time source tests move by hand.
@@ -63,7 +66,8 @@ func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unloc
 func newEnv(t testing.TB, m facematch.Matcher) *env {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, t.TempDir())
+	dir := t.TempDir()
+	db, err := sqlite.Open(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,9 +93,10 @@ func newEnv(t testing.TB, m facematch.Matcher) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(console.Mount(con, srv))
+	h := console.Mount(con, srv)
+	hs := httptest.NewServer(h)
 	t.Cleanup(hs.Close)
-	return &env{t: t, db: db, srv: hs, clock: clk}
+	return &env{t: t, db: db, srv: hs, clock: clk, handler: h, dir: dir}
 }
 
 // tenant is an organization with a live application, its key and a console account.

@@ -181,17 +181,13 @@ func (db *DB) EnqueueDelivery(ctx context.Context, destinationID, event string, 
 	return id, err
 }
 
-// DailyCounts counts an organization's saved calls per UTC day from from on, by outcome: no
-// face when there was no score, otherwise the status.
+// DailyCounts returns an organization's saved calls per UTC day from from on, by outcome (no
+// face when there was no score, otherwise the status), from the counts kept per day.
 func (db *DB) DailyCounts(ctx context.Context, orgID string, from time.Time) (_ []facematch.DayCount, err error) {
 	defer wrapOp(&err, "sqlite.DailyCounts")
 	const day = int64(24 * time.Hour / time.Microsecond)
-	rows, err := db.read.QueryContext(ctx, `
-		SELECT created_us / ? AS day,
-		       SUM(CASE WHEN score IS NOT NULL AND status = 'Approved' THEN 1 ELSE 0 END),
-		       SUM(CASE WHEN score IS NOT NULL AND status = 'Declined' THEN 1 ELSE 0 END),
-		       SUM(CASE WHEN score IS NULL THEN 1 ELSE 0 END)
-		FROM sessions WHERE org_id = ? AND created_us >= ? GROUP BY day ORDER BY day`, day, orgID, micros(from))
+	rows, err := db.read.QueryContext(ctx, `SELECT day, approved, declined, noface FROM session_days
+		WHERE org_id = ? AND day >= ? AND approved + declined + noface > 0 ORDER BY day`, orgID, micros(from)/day)
 	if err != nil {
 		return nil, err
 	}
