@@ -175,10 +175,16 @@ func TestConsoleInBrowser(t *testing.T) {
 	acme := e.tenant("acme", 100, false)
 	other := e.tenant("globex", 10, false)
 	ops := e.tenant("ops", 0, true)
-	approved := e.faceMatch(acme.key, "barack_obama/obama.jpg", "barack_obama/obama2.jpg", "vendor_data", "customer-42", "metadata", `{"flow": "signup", "step": 2}`)
+	// Saved over the past week, so that the overview's chart has several days.
+	day := 24 * time.Hour
+	e.clock.Add(-6 * day)
 	e.faceMatch(acme.key, "joe_biden/biden.jpg", "barack_obama/obama.jpg", "vendor_data", "customer-7")
+	e.clock.Add(3 * day)
 	e.faceMatch(acme.key, "barack_obama/obama_small.jpg", "none/white.png", "vendor_data", "customer-42-retry")
+	e.clock.Add(2 * day)
 	e.faceMatch(acme.key, "joe_biden/biden2.jpg", "joe_biden/biden.jpg", "vendor_data", "customer-8")
+	e.clock.Add(day)
+	approved := e.faceMatch(acme.key, "barack_obama/obama.jpg", "barack_obama/obama2.jpg", "vendor_data", "customer-42", "metadata", `{"flow": "signup", "step": 2}`)
 	foreign := e.faceMatch(other.key, "barack_obama/obama.jpg", "barack_obama/obama2.jpg", "vendor_data", "customer-42")
 
 	b := newBrowser(t, e.srv.URL)
@@ -214,8 +220,8 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Fatalf("balance %q, want 96", got)
 		}
 		bars := eval[int](b, `document.querySelectorAll('#calls-chart rect').length`)
-		if bars < 2 {
-			t.Fatalf("%d bars in the chart, want today's Approved and Declined parts", bars)
+		if bars != 4 {
+			t.Fatalf("%d bars in the chart, want one on each of the 4 days with calls", bars)
 		}
 		label := eval[string](b, `document.querySelector('#calls-chart').getAttribute('aria-label')`)
 		if !strings.Contains(label, "2 Approved, 1 Declined, 1 no face") {
@@ -343,6 +349,18 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 		rc.mu.Unlock()
 		b.shot("destination")
+		if st := b.submit(`#rotate`); st != http.StatusOK {
+			t.Fatalf("rotating the secret: %d", st)
+		}
+		if rotated := b.text("#new-secret code"); rotated == secret || !strings.HasPrefix(rotated, "whsec_") {
+			t.Fatalf("rotated secret %q", rotated)
+		}
+		if st := b.submit(`#toggle`); st != http.StatusOK || b.text("#enabled") != "disabled" {
+			t.Fatalf("disabling: %d %q", st, b.text("#enabled"))
+		}
+		if st := b.submit(`#toggle`); st != http.StatusOK || b.text("#enabled") != "enabled" {
+			t.Fatalf("enabling: %d %q", st, b.text("#enabled"))
+		}
 
 		// A saved call now emits status.updated; its page lists the delivery and its attempt.
 		sid := e.faceMatch(acme.key, "joe_biden/biden2.jpg", "joe_biden/biden.jpg", "vendor_data", "customer-9")
