@@ -91,8 +91,8 @@ func TestOpenAPIDocumentLoadsAndValidates(t *testing.T) {
 	if scheme == nil || scheme.Value.Type != "apiKey" || scheme.Value.In != "header" || scheme.Value.Name != "x-api-key" {
 		t.Errorf("ApiKeyAuth is not an apiKey in header x-api-key: %+v", scheme)
 	}
-	if n := len(v3Operations(doc)); n != 8 {
-		t.Errorf("%d /v3/ operations, want 8", n)
+	if n := len(v3Operations(doc)); n != 9 {
+		t.Errorf("%d /v3/ operations, want 9", n)
 	}
 }
 
