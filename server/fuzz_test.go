@@ -134,7 +134,7 @@ func FuzzFaceMatchForm(f *testing.F) {
 		}
 		for _, u := range []upload{form.user, form.ref} {
 			ext := strings.ToLower(strings.TrimPrefix(path.Ext(u.filename), "."))
-			if len(u.data) == 0 || len(u.data) > MaxImageBytes || allowedExtensions[ext] != u.header.Format ||
+			if len(u.data) == 0 || len(u.data) > MaxImageBytes || !allowedExtensions[ext] || u.header.Format == "" ||
 				u.header.Width*u.header.Height > imaging.MaxPixels {
 				t.Fatalf("accepted image %q: %d bytes, %+v", u.filename, len(u.data), u.header)
 			}
