@@ -134,7 +134,17 @@ func TestWebhookURLGuard(t *testing.T) {
 	}
 	loose := newEnv(t, withPrivateWebhooks())
 	kl := loose.tenant(0, facematch.ModeLive)
-	wantFields(t, loose.jsonRequest(http.MethodPost, "/v3/webhook/destinations/", kl.key, map[string]any{"label": "x", "url": "http://169.254.169.254/"}), "url")
+	// Deny by default, and an IPv6 address is judged by the IPv4 address it embeds: NAT64, 6to4,
+	// Teredo and IPv4-mapped wrappings of the metadata address are refused even when private
+	// addresses are allowed.
+	for _, u := range []string{"http://169.254.169.254/", "http://[64:ff9b::a9fe:a9fe]/", "http://[2002:a9fe:a9fe::1]/",
+		"http://[2001:0:4136:e378:8000:63bf:5601:5601]/", "http://[::ffff:169.254.169.254]/", "http://[64:ff9b::6464:64c8]/",
+		"http://192.0.2.10/", "http://[2001:db8::1]/"} {
+		m := wantFields(t, loose.jsonRequest(http.MethodPost, "/v3/webhook/destinations/", kl.key, map[string]any{"label": "x", "url": u, "subscribed_events": []string{"status.updated"}}), "url")
+		if !strings.Contains(m["url"][0], "address") {
+			t.Errorf("%s: %v", u, m)
+		}
+	}
 	d := loose.createDestination(kl.key, map[string]any{"label": "x", "url": "http://127.0.0.1:8080/hook"})
 	wantFields(t, loose.jsonRequest(http.MethodPatch, "/v3/webhook/destinations/"+d["uuid"].(string)+"/", kl.key, map[string]any{"url": "http://169.254.169.254/"}), "url")
 }
