@@ -19,6 +19,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -202,7 +203,7 @@ func FuzzMetadata(f *testing.F) {
 
 // destinationFields are the fields a destination body may carry.
 var destinationFields = map[string]struct{}{
-	"label": {}, "url": {}, "subscribed_events": {}, "enabled": {}, "rotate_secret_key": {},
+	"label": {}, "url": {}, "subscribed_events": {}, "enabled": {}, "rotate_secret_key": {}, "webhook_version": {},
 }
 
 func FuzzDestination(f *testing.F) {
@@ -233,7 +234,7 @@ func FuzzDestination(f *testing.F) {
 			return
 		}
 		u := in.update
-		if create && (u.Label == nil || u.URL == nil || u.Enabled == nil || len(u.SubscribedEvents) == 0) {
+		if create && (u.Label == nil || u.URL == nil || u.Enabled == nil || len(u.SubscribedEvents) == 0 || u.WebhookVersion == nil) {
 			t.Fatalf("created from %q without every field: %+v", body, u)
 		}
 		if u.Label != nil && (strings.TrimSpace(*u.Label) == "" || utf8.RuneCountInString(*u.Label) > 255) {
@@ -245,9 +246,12 @@ func FuzzDestination(f *testing.F) {
 			}
 		}
 		for _, e := range u.SubscribedEvents {
-			if e != facematch.EventStatusUpdated {
+			if !slices.Contains(facematch.WebhookEvents, e) {
 				t.Fatalf("accepted event %q", e)
 			}
+		}
+		if v := u.WebhookVersion; v != nil && !slices.Contains(facematch.WebhookVersions, *v) {
+			t.Fatalf("accepted webhook_version %q", *v)
 		}
 	})
 }

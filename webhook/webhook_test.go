@@ -1,13 +1,18 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // [FM-WH-3] The canonical form: sorted keys, compact, integral floats as integers, non-ASCII as
@@ -155,5 +160,46 @@ func TestParseBackoff(t *testing.T) {
 		if _, err := ParseBackoff(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// [FM-WH-3] Each attempt renders the queued body again with its own time: the body's
+// timestamp, X-Timestamp and webhook-timestamp are one value, the webhook id stays, the body
+// stays canonical, and X-Signature-Simple is built from that timestamp.
+func TestSignAttemptRestampsEachAttempt(t *testing.T) {
+	secret := NewSecret()
+	queued := []byte(`{"created_at":1781226282,"metadata":{"n":1.0},"session_id":"s-1","status":"Approved","timestamp":1781226282,"webhook_type":"status.updated"}`)
+	var firstBody []byte
+	for i, at := range []time.Time{time.Unix(1781226282, 0), time.Unix(1781226342, 900e6), time.Unix(1781230000, 0)} {
+		body, h, err := SignAttempt(secret, "wh-1", queued, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := strconv.FormatInt(at.Unix(), 10)
+		canonical, _ := Canonical(body)
+		var fields map[string]any
+		json.Unmarshal(body, &fields)
+		switch {
+		case !bytes.Equal(body, canonical):
+			t.Fatalf("attempt %d: body not canonical: %s", i, body)
+		case fmt.Sprint(int64(fields["timestamp"].(float64))) != ts || h.Get("X-Timestamp") != ts || h.Get("webhook-timestamp") != ts:
+			t.Fatalf("attempt %d at %s: body %v, X-Timestamp %s, webhook-timestamp %s", i, ts, fields["timestamp"], h.Get("X-Timestamp"), h.Get("webhook-timestamp"))
+		case h.Get("X-Webhook-Id") != "wh-1" || h.Get("webhook-id") != "wh-1":
+			t.Fatalf("attempt %d: ids %v", i, h)
+		case fields["created_at"].(float64) != 1781226282:
+			t.Fatalf("attempt %d: created_at changed: %s", i, body)
+		case h.Get("X-Signature-Simple") != hmacHex([]byte(secret), []byte(ts+":s-1:Approved:status.updated")):
+			t.Fatalf("attempt %d: X-Signature-Simple is not over the attempt's timestamp", i)
+		case h.Get("X-Signature") != hmacHex([]byte(secret), body):
+			t.Fatalf("attempt %d: X-Signature is not over the sent body", i)
+		}
+		if i == 0 {
+			firstBody = body
+		} else if bytes.Equal(body, firstBody) {
+			t.Fatalf("attempt %d sent the first attempt's body", i)
+		}
+	}
+	if _, _, err := SignAttempt(secret, "wh-1", []byte(`[1]`), time.Now()); err == nil {
+		t.Fatal("a body that is not an object was signed")
 	}
 }
