@@ -438,6 +438,12 @@ func validateResponse(t *testing.T, doc *openapi3.T, method, path string, status
 		header = http.Header{}
 	}
 	header.Set("Content-Type", "application/json")
+	// Every answer carries X-Request-Id; a test that wants it missing sets it empty.
+	if v, ok := header["X-Request-Id"]; !ok {
+		header.Set("X-Request-Id", "0b6f1f0e-9c55-4a8e-8f3b-7f2f6b1d2c44")
+	} else if len(v) == 1 && v[0] == "" {
+		header.Del("X-Request-Id")
+	}
 	return openapi3filter.ValidateResponse(context.Background(), &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
 		Status:                 status,
@@ -499,6 +505,9 @@ func TestOpenAPIResponseValidation(t *testing.T) {
 		{"500 generic", "POST", faceMatch, 500, nil, `{"detail": "A server error occurred."}`, true},
 		{"401 undeclared", "POST", faceMatch, 401, nil, `{"detail": "x"}`, false},
 		{"decision 404", "GET", decision, 404, limits(), `{"detail": "Not found."}`, true},
+		{"404 without X-Request-Id", "GET", decision, 404, limits("X-Request-Id", ""), `{"detail": "Not found."}`, false},
+		{"405 with the key's headers", "POST", faceMatch, 405, limits(), `{"detail": "Method \"PUT\" not allowed."}`, true},
+		{"405 other text", "POST", faceMatch, 405, nil, `{"detail": "Nope."}`, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -510,5 +519,37 @@ func TestOpenAPIResponseValidation(t *testing.T) {
 				t.Errorf("invalid response accepted")
 			}
 		})
+	}
+}
+
+// [FM-RESP-4] The warnings of openapi.yaml's examples carry the texts the server writes, from
+// their one source in the domain package.
+func TestOpenAPIWarningTextsAreTheServers(t *testing.T) {
+	doc := loadDoc(t)
+	want := map[string][2]string{
+		facematch.RiskLowSimilarity:    {facematch.LowSimilarityShort, facematch.LowSimilarityLong},
+		facematch.RiskNoReferenceImage: {facematch.NoReferenceImageShort, facematch.NoReferenceImageLong},
+	}
+	seen := map[string]bool{}
+	for name, ex := range doc.Components.Examples {
+		raw, err := json.Marshal(ex.Value.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			FaceMatch *facematch.FaceMatch `json:"face_match"`
+		}
+		if json.Unmarshal(raw, &body) != nil || body.FaceMatch == nil {
+			continue
+		}
+		for _, w := range body.FaceMatch.Warnings {
+			seen[w.Risk] = true
+			if got := [2]string{w.ShortDescription, w.LongDescription}; got != want[w.Risk] {
+				t.Errorf("example %s, %s: %q, the server writes %q", name, w.Risk, got, want[w.Risk])
+			}
+		}
+	}
+	if len(seen) != len(want) {
+		t.Errorf("examples show the risks %v, want both", seen)
 	}
 }
