@@ -4,7 +4,6 @@ go 1.26.8
 
 require (
 	github.com/HugoSmits86/nativewebp v0.9.3
-	github.com/facematch/facematch v0.0.0-00010101000000-000000000000
 	github.com/getkin/kin-openapi v0.153.0
 	github.com/google/uuid v1.6.0
 	github.com/moby/moby/api v1.56.1
@@ -76,5 +75,3 @@ require (
 	golang.org/x/text v0.44.0 // indirect
 	golang.org/x/tools v0.52.0 // indirect
 )
-
-replace github.com/facematch/facematch => ../
