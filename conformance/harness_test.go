@@ -595,6 +595,21 @@ func expectRateLimitHeaders(r Resp) {
 	}
 }
 
+// note records an observation about a choice the contract leaves open, where the target differs
+// from our server (an x-facematch-* extension of openapi.yaml): informational, never a failure.
+// The summary lists the notes with the rule ids of the spec that made them.
+func note(format string, args ...any) {
+	AddReportEntry(report.NoteEntry, fmt.Sprintf(format, args...), ReportEntryVisibilityNever)
+}
+
+// extension is the value of an x-facematch-* extension of a component schema, or nil.
+func extension(schemaName, name string) any {
+	if ref := env.Doc.Components.Schemas[schemaName]; ref != nil && ref.Value != nil {
+		return ref.Value.Extensions[name]
+	}
+	return nil
+}
+
 // strptr is a pointer to s.
 func strptr(s string) *string { return &s }
 

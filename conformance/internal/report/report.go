@@ -20,6 +20,11 @@ import (
 // RuleID matches a rule id of the contract, e.g. FM-AUTH-1.
 var RuleID = regexp.MustCompile(`^FM-[A-Z]+-[0-9]+$`)
 
+// NoteEntry is the name of the report entries holding notes: where the target chose otherwise
+// than our server where the contract is silent (openapi.yaml's x-facematch-* extensions).
+// Notes are informational and never fail a run.
+const NoteEntry = "note"
+
 // ReproducerEntry is the name of the report entry holding a failed spec's curl command.
 const ReproducerEntry = "reproduce with curl"
 
@@ -291,6 +296,27 @@ func (r Result) Summary(header string) string {
 			if e.Name == ReproducerEntry {
 				fmt.Fprintf(&b, "  %s\n", strings.ReplaceAll(e.StringRepresentation(), "\n", "\n  "))
 			}
+		}
+	}
+	// Notes: the target's choices where the contract is silent, informational.
+	var notes []string
+	seen := map[string]bool{}
+	for _, s := range r.Specs {
+		for _, e := range s.Report.ReportEntries {
+			if e.Name != NoteEntry {
+				continue
+			}
+			n := fmt.Sprintf("%s: %s", strings.Join(s.Rules, ","), firstLine(e.StringRepresentation()))
+			if !seen[n] {
+				seen[n] = true
+				notes = append(notes, n)
+			}
+		}
+	}
+	if len(notes) > 0 {
+		b.WriteString("\nnotes (choices the contract leaves open, where the target differs from openapi.yaml's x-facematch-* extensions; never a failure):\n")
+		for _, n := range notes {
+			fmt.Fprintf(&b, "  %s\n", n)
 		}
 	}
 	// Skips, grouped by reason: what the target lacks.
