@@ -418,7 +418,9 @@ var strictServer = func() func() target.Server {
 	var s target.Server
 	return func() target.Server {
 		if s == nil {
-			need(env.Target.Name() != "external", "starts a server with other settings: container and process targets only")
+			if env.Target.Name() == "external" {
+				notApplicable("starts a server that refuses private addresses: container and process targets only")
+			}
 			var err error
 			s, err = env.Target.Start(ctx(), "--media-url-ttl", "2s")
 			Expect(err).NotTo(HaveOccurred())
@@ -636,7 +638,9 @@ var _ = Describe("Webhook deliveries", Ordered, ContinueOnFailure, Label(areaWeb
 var _ = Describe("Webhook durability", Ordered, Label(areaWebhooks, labelDisruptive, labelSlow), func() {
 	It("keeps a saved session and resumes its pending delivery after the server crashes", Label("FM-WH-4", "FM-SES-1"), func() {
 		rcv := needReceiver()
-		need(env.Target.Name() != "external", "crashes a server: container and process targets only")
+		if env.Target.Name() == "external" {
+			notApplicable("crashes the server and starts it again: container and process targets only")
+		}
 		srv := startServer(target.MainFlags...)
 		k := tenantOn(srv, 5)
 		e := rcv.Endpoint(webhooks.Sequence(webhooks.Reply{Status: 503}, webhooks.Reply{Status: 200}))
