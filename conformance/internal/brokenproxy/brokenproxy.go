@@ -30,8 +30,13 @@ const (
 	ApproveAtThreshold Fault = "approve-at-threshold"
 )
 
+// AbruptShutdown makes the stand-in binary (facematch-broken) kill the real server and exit at
+// once on SIGTERM, dropping the requests in flight (FM-OPS-1 finishes them). The handler itself
+// has no part in it.
+const AbruptShutdown Fault = "abrupt-shutdown"
+
 // Faults lists every fault, for flags and reports.
-var Faults = []Fault{MissingKey401, ApproveAtThreshold}
+var Faults = []Fault{MissingKey401, ApproveAtThreshold, AbruptShutdown}
 
 // ParseFaults reads a comma-separated list of fault names; "none" is the clean proxy.
 func ParseFaults(s string) ([]Fault, error) {

@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -131,6 +132,11 @@ func serve(args []string, fs []brokenproxy.Fault) int {
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	select {
 	case s := <-sig:
+		if slices.Contains(fs, brokenproxy.AbruptShutdown) {
+			cmd.Process.Kill()
+			srv.Close()
+			return 0
+		}
 		cmd.Process.Signal(s)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
