@@ -13,7 +13,7 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 	. "github.com/onsi/gomega"
 
-	"github.com/facematch/facematch"
+	"github.com/facematch/facematch/conformance"
 	"github.com/facematch/facematch/conformance/internal/behaviours"
 	"github.com/facematch/facematch/conformance/internal/fixtures"
 	"github.com/facematch/facematch/conformance/internal/report"
@@ -71,7 +71,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	}
 	cfg := target.ConfigFromEnv(*flagTarget, os.Getenv)
 	e := &Env{Certify: certify, Artifacts: cfg.Artifacts}
-	doc, err := facematch.LoadOpenAPI()
+	doc, err := conformance.LoadContract()
 	Expect(err).NotTo(HaveOccurred())
 	e.Doc = doc
 	doc.Servers = nil // match any host: the document names the default address only

@@ -101,3 +101,43 @@ func TestCurl(t *testing.T) {
 		t.Errorf("generated file not written: %v", err)
 	}
 }
+
+func TestNotApplicableNeverFailsCertification(t *testing.T) {
+	specs := types.SpecReports{
+		spec("expiry", types.SpecStateSkipped, NotApplicablePrefix+"starts a server with other settings", "sessions", "FM-SES-2"),
+		spec("shape", types.SpecStatePassed, "", "sessions", "FM-SES-2"),
+		spec("crash", types.SpecStateSkipped, NotApplicablePrefix+"crashes the server", "webhooks", "FM-WH-4"),
+		spec("revoked", types.SpecStateSkipped, "needs a revoked key", "auth", "FM-AUTH-1"),
+	}
+	known := []string{"FM-AUTH-1", "FM-SES-2", "FM-WH-4"}
+	res := Analyze(specs[:3], nil, known[1:], true)
+	if !res.Passed() {
+		t.Fatalf("not-applicable specs fail certification:\n%s", res.Summary("h"))
+	}
+	out := res.Summary("h")
+	for _, s := range []string{"not applicable to this target", "FM-WH-4 crash (crashes the server)", "1 not applicable"} {
+		if !strings.Contains(out, s) && !strings.Contains(out, strings.Replace(s, "1 not", "2 not", 1)) {
+			t.Errorf("summary lacks %q:\n%s", s, out)
+		}
+	}
+	for _, r := range res.Rules {
+		if r.ID == "FM-WH-4" && r.Status() != "not applicable" {
+			t.Errorf("FM-WH-4: %q, want not applicable", r.Status())
+		}
+	}
+	if Analyze(specs, nil, known, true).Passed() {
+		t.Fatal("a skip for a missing key (the target could have given one) passes certification")
+	}
+}
+
+func TestNotesAreListedAndNeverFail(t *testing.T) {
+	s := spec("list", types.SpecStatePassed, "", "webhooks", "FM-WH-1")
+	s.ReportEntries = types.ReportEntries{{Name: NoteEntry, Value: types.WrapEntryValue("the destination list is not oldest first")}}
+	res := Analyze(types.SpecReports{s}, nil, []string{"FM-WH-1"}, true)
+	if !res.Passed() {
+		t.Fatal("a note fails the run")
+	}
+	if out := res.Summary("h"); !strings.Contains(out, "FM-WH-1: the destination list is not oldest first") {
+		t.Errorf("summary lacks the note:\n%s", out)
+	}
+}
