@@ -419,6 +419,17 @@ func TestReplicaKilledUnderLoad(t *testing.T) {
 	}
 	replicas[0].cmd.Wait()
 	killed.Store(true)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var heldAtKill int
+	if err := conn.QueryRow(ctx, `SELECT COUNT(*) FROM credit_reservations r JOIN replica_leases l ON l.owner = r.owner WHERE l.pid = $1`,
+		replicas[0].cmd.Process.Pid).Scan(&heldAtKill); err != nil {
+		t.Fatal(err)
+	}
 	deadline := time.Now().Add(60 * time.Second)
 	for afterKill.Load() < 8 && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
@@ -429,12 +440,6 @@ func TestReplicaKilledUnderLoad(t *testing.T) {
 		t.Fatalf("after the kill the survivors answered %d calls with 200 and failed %d", afterKill.Load(), survivorErrs.Load())
 	}
 
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
 	// The dead replica's reservations come back once its lease lapsed: 3s, and the survivors
 	// look every second.
 	var held int
@@ -492,7 +497,8 @@ func TestReplicaKilledUnderLoad(t *testing.T) {
 	if len(missing) > 0 {
 		t.Fatalf("%d of %d saved sessions' webhooks never arrived", len(missing), len(ids))
 	}
-	t.Logf("%d sessions saved (%d 200s seen, %d after the kill), every webhook delivered", sessions, seen, afterKill.Load())
+	t.Logf("%d credits held by the replica when it was killed came back; %d sessions saved (%d 200s seen, %d after the kill), every webhook delivered",
+		heldAtKill, sessions, seen, afterKill.Load())
 }
 
 // [FM-SCALE-4] A second serve on a SQLite data folder a server holds exits 1, naming the
