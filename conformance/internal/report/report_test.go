@@ -34,7 +34,7 @@ func TestAnalyze(t *testing.T) {
 	}
 	want := map[string]string{
 		"FM-AUTH-1": "FAIL", "FM-MATCH-2": "FAIL", "FM-RESP-4": "FAIL", "FM-SES-3": "pass (remove from expected-failures)",
-		"FM-WH-5": "skip", "FM-WH-6": "not run", "FM-WH-1": "not run",
+		"FM-WH-5": "skip", "FM-WH-6": "not run", "FM-WH-1": "no spec in this suite",
 	}
 	for id, w := range want {
 		if status[id] != w {
@@ -139,5 +139,20 @@ func TestNotesAreListedAndNeverFail(t *testing.T) {
 	}
 	if out := res.Summary("h"); !strings.Contains(out, "FM-WH-1: the destination list is not oldest first") {
 		t.Errorf("summary lacks the note:\n%s", out)
+	}
+}
+
+func TestRulesWithoutSpecsAreTheSuitesGap(t *testing.T) {
+	specs := types.SpecReports{spec("a", types.SpecStatePassed, "", "auth", "FM-AUTH-1")}
+	res := Analyze(specs, nil, []string{"FM-AUTH-1", "FM-CON-1"}, true)
+	if !res.Passed() {
+		t.Fatalf("a rule no spec checks fails certification:\n%s", res.Summary("h"))
+	}
+	if out := res.Summary("h"); !strings.Contains(out, "has no spec for (the suite's gap, never the target's failure): FM-CON-1") {
+		t.Errorf("summary does not list the gap:\n%s", out)
+	}
+	skipped := append(specs, spec("b", types.SpecStateSkipped, "needs a key", "billing", "FM-BILL-1"))
+	if Analyze(skipped, nil, []string{"FM-AUTH-1", "FM-BILL-1"}, true).Passed() {
+		t.Fatal("a rule whose only spec was skipped passes certification")
 	}
 }
