@@ -9,7 +9,6 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -677,8 +676,8 @@ func tenantOn(s target.Server, credits int64) Key {
 	return Key{Value: t.Key, Env: "FACEMATCH_KEY", Note: "a live key " + redact(t.Key) + " of a server started for this spec", Tenant: &t}
 }
 
-// osGetenv is os.Getenv, named for the specs that read operator settings.
-var osGetenv = os.Getenv
+// osGetenv reads an operator setting: the environment, else the configuration file.
+var osGetenv = getenv
 
 // ctx is the context of requests made outside a spec's own.
 func ctx() context.Context { return context.Background() }
