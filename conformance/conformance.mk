@@ -19,7 +19,7 @@ IMAGE_REPO ?= facematch
 IMAGE ?= $(IMAGE_REPO):dev
 CONFORMANCE_OUT ?= build/conformance
 CONFORMANCE_FLAGS ?=
-CONFORMANCE_GO_FILES := $(shell find conformance -name '*.go' -not -path '*/selftest/*' 2>/dev/null) conformance/go.mod conformance/go.sum
+CONFORMANCE_GO_FILES := $(shell find conformance -name '*.go' -not -path '*/selftest/*' -not -path '*/refimpl/*' 2>/dev/null) conformance/go.mod conformance/go.sum
 
 # No reaper: none can be pulled here, and the suite removes the containers it starts.
 conformance_env = TESTCONTAINERS_RYUK_DISABLED=true FACEMATCH_SHARED=$(FACEMATCH_SHARED)
@@ -44,8 +44,18 @@ image: build models
 conformance/openapi.yaml: openapi.yaml
 	cp openapi.yaml $@
 
-bin/facematch-conformance: $(CONFORMANCE_GO_FILES) conformance/openapi.yaml
-	cd conformance && $(GO) test -c -o ../bin/facematch-conformance .
+# The photos the suite names (photos.txt), copied from the shared fixtures to be embedded in the
+# binary (build tag embedphotos); the copy is ignored by git.
+CONFORMANCE_PHOTOS := $(shell cat conformance/internal/fixtures/photos.txt 2>/dev/null)
+conformance/internal/fixtures/photos/.copied: conformance/internal/fixtures/photos.txt
+	@rm -rf conformance/internal/fixtures/photos
+	@for f in $(CONFORMANCE_PHOTOS); do mkdir -p conformance/internal/fixtures/photos/$$(dirname $$f) && \
+		cp $(SHARED)/fixtures/faces/$$f conformance/internal/fixtures/photos/$$f || exit 1; done
+	@touch $@
+
+# The suite as one binary to run anywhere: photos embedded, symbols stripped (under 30 MB).
+bin/facematch-conformance: $(CONFORMANCE_GO_FILES) conformance/openapi.yaml conformance/internal/fixtures/photos/.copied
+	cd conformance && $(GO) test -c -tags embedphotos -ldflags='-s -w' -o ../bin/facematch-conformance .
 
 conformance: image bin/facematch-conformance
 	@mkdir -p $(CONFORMANCE_OUT)/container

@@ -9,7 +9,6 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -82,8 +81,9 @@ type Env struct {
 	last *report.Request
 }
 
-// seedKeys creates the suite's keys through the admin CLI (container and process targets), or
-// reads them from the environment (external target).
+// seedKeys gives the suite its keys: those the environment names (external target), and for
+// every key not named, one the suite provisions through the admin command when the target has one
+// (always on the container and process targets; FACEMATCH_ADMIN_COMMAND for external).
 func (e *Env) seedKeys(ctx context.Context, getenv func(string) string) error {
 	if e.Target.Name() == "external" {
 		fromEnv := func(name, note string) Key {
@@ -111,9 +111,13 @@ func (e *Env) seedKeys(ctx context.Context, getenv func(string) string) error {
 				return fmt.Errorf("FACEMATCH_RATE_LIMITS=%q: want \"default\" or WRITE,READ such as 300,600", limits)
 			}
 		}
-		return nil
+	} else {
+		e.WriteLimit, e.ReadLimit = 300, 600 // the suite's servers run with the default limits
 	}
 	admin := e.Target.Main().Admin()
+	if admin == nil {
+		return nil
+	}
 	tenant := func(name string, credits int64, sandbox bool) (Key, error) {
 		t, err := facematchtest.NewTenant(ctx, facematchtest.AdminFunc(admin), name, credits, sandbox)
 		if err != nil {
@@ -126,26 +130,43 @@ func (e *Env) seedKeys(ctx context.Context, getenv func(string) string) error {
 		return Key{Value: t.Key, Env: "FACEMATCH_KEY", Note: fmt.Sprintf("the %s key %s seeded by the suite (key id %s, organization %s with %d credits)", mode, redact(t.Key), t.KeyID, t.OrgID, credits), Tenant: &t}, nil
 	}
 	var err error
-	if e.Live, err = tenant("conformance live", 100000, false); err != nil {
-		return err
+	if e.Live.Value == "" {
+		if e.Live, err = tenant("conformance live", 100000, false); err != nil {
+			return err
+		}
 	}
-	if e.Sandbox, err = tenant("conformance sandbox", 0, true); err != nil {
-		return err
+	if e.Sandbox.Value == "" {
+		if e.Sandbox, err = tenant("conformance sandbox", 0, true); err != nil {
+			return err
+		}
 	}
-	if e.NoCredit, err = tenant("conformance no credit", 0, false); err != nil {
-		return err
+	if e.NoCredit.Value == "" {
+		if e.NoCredit, err = tenant("conformance no credit", 0, false); err != nil {
+			return err
+		}
 	}
 	// Another application of the live key's own organization: only the application differs.
-	if e.OtherApp, err = e.newAppKey(ctx, e.Live.Tenant.OrgID, false); err != nil {
-		return err
+	if e.OtherApp.Value == "" && e.Live.Tenant != nil {
+		if e.OtherApp, err = e.newAppKey(ctx, e.Live.Tenant.OrgID, false); err != nil {
+			return err
+		}
 	}
-	if e.Revoked, err = e.newKey(ctx, e.Live.Tenant, "a revoked key of the live application"); err != nil {
-		return err
+	if e.Revoked.Value == "" {
+		owner := e.Live.Tenant
+		if owner == nil {
+			k, err := tenant("conformance revoked", 0, false)
+			if err != nil {
+				return err
+			}
+			owner = k.Tenant
+		}
+		if e.Revoked, err = e.newKey(ctx, owner, "a revoked key"); err != nil {
+			return err
+		}
+		if _, err := admin(ctx, "key", "revoke", "--id", e.Revoked.Tenant.KeyID); err != nil {
+			return err
+		}
 	}
-	if _, err := admin(ctx, "key", "revoke", "--id", e.Revoked.Tenant.KeyID); err != nil {
-		return err
-	}
-	e.WriteLimit, e.ReadLimit = 300, 600 // the suite's servers run with the default limits
 	return nil
 }
 
@@ -655,8 +676,8 @@ func tenantOn(s target.Server, credits int64) Key {
 	return Key{Value: t.Key, Env: "FACEMATCH_KEY", Note: "a live key " + redact(t.Key) + " of a server started for this spec", Tenant: &t}
 }
 
-// osGetenv is os.Getenv, named for the specs that read operator settings.
-var osGetenv = os.Getenv
+// osGetenv reads an operator setting: the environment, else the configuration file.
+var osGetenv = getenv
 
 // ctx is the context of requests made outside a spec's own.
 func ctx() context.Context { return context.Background() }

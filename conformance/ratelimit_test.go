@@ -24,9 +24,10 @@ func limits() (int, int) {
 	return env.WriteLimit, env.ReadLimit
 }
 
-// rateLimitKey is a key the spec may exhaust: a fresh one, or FACEMATCH_RATE_LIMIT_KEY.
+// rateLimitKey is a key the spec may exhaust: FACEMATCH_RATE_LIMIT_KEY when given, else a fresh
+// one made with the admin command.
 func rateLimitKey() Key {
-	if env.Target.Main().Admin() != nil {
+	if env.RateLimit.Value == "" && env.Target.Main().Admin() != nil {
 		return newTenant(0, false, "exhausts a key's budget")
 	}
 	return needKey(env.RateLimit, "a key kept for the rate-limit specs")

@@ -107,6 +107,12 @@ type Rule struct {
 	SkipReason                                      string // of one skipped spec
 }
 
+// HasSpecs tells whether any spec of the run names the rule: a rule of the contract that no spec
+// of this suite checks is the suite's gap, which no target can close, and never fails a run.
+func (r Rule) HasSpecs() bool {
+	return r.Passed+r.Failed+r.Expected+r.Skipped+r.NotRun+r.NotApplicable > 0
+}
+
 // Status is the rule's one-word verdict.
 func (r Rule) Status() string {
 	switch {
@@ -124,6 +130,8 @@ func (r Rule) Status() string {
 		return "skip"
 	case r.NotApplicable > 0:
 		return "not applicable"
+	case !r.HasSpecs():
+		return "no spec in this suite"
 	}
 	return "not run"
 }
@@ -257,7 +265,7 @@ func (r Result) Passed() bool {
 	}
 	if r.Certify {
 		for _, rule := range r.Rules {
-			if rule.Passed == 0 && rule.NotApplicable == 0 {
+			if rule.Passed == 0 && rule.NotApplicable == 0 && rule.HasSpecs() {
 				return false
 			}
 		}
@@ -325,26 +333,38 @@ func (r Result) Summary(header string) string {
 			fmt.Fprintf(&b, "  %s\n", n)
 		}
 	}
-	// Notes: the target's choices where the contract is silent, informational.
+	// Notes: the target's choices where the contract is silent, informational; each once, with
+	// the rules of the specs that made it.
 	var notes []string
-	seen := map[string]bool{}
+	noteRules := map[string][]string{}
 	for _, s := range r.Specs {
 		for _, e := range s.Report.ReportEntries {
 			if e.Name != NoteEntry {
 				continue
 			}
-			n := fmt.Sprintf("%s: %s", strings.Join(s.Rules, ","), firstLine(e.StringRepresentation()))
-			if !seen[n] {
-				seen[n] = true
+			n := firstLine(e.StringRepresentation())
+			if _, ok := noteRules[n]; !ok {
 				notes = append(notes, n)
 			}
+			noteRules[n] = append(noteRules[n], s.Rules...)
 		}
 	}
 	if len(notes) > 0 {
 		b.WriteString("\nnotes (choices the contract leaves open, where the target differs from openapi.yaml's x-facematch-* extensions; never a failure):\n")
 		for _, n := range notes {
-			fmt.Fprintf(&b, "  %s\n", n)
+			ids := noteRules[n]
+			sort.Slice(ids, func(i, j int) bool { return ruleLess(ids[i], ids[j], nil) })
+			fmt.Fprintf(&b, "  %s: %s\n", strings.Join(slices.Compact(ids), ","), n)
 		}
+	}
+	var gaps []string
+	for _, rule := range r.Rules {
+		if !rule.HasSpecs() {
+			gaps = append(gaps, rule.ID)
+		}
+	}
+	if len(gaps) > 0 {
+		fmt.Fprintf(&b, "\nrules of the contract this suite has no spec for (the suite's gap, never the target's failure): %s\n", strings.Join(gaps, " "))
 	}
 	// Skips, grouped by reason: what the target lacks.
 	var reasons []string
