@@ -5,6 +5,7 @@
 #   make build        bin/facematch
 #   make models       models/ from packaged sources (see docs/models.md)
 #   make bench        matcher benchmark: ratios against plain dlib, worker scaling, memory
+#   make scalebench   SQLite against PostgreSQL and replicas: req/s, statements, store ceilings
 #   make calibration  docs/calibration.md and its pictures, measured on the LFW development pairs
 
 GO ?= go
@@ -14,7 +15,7 @@ SHARED ?= $(CURDIR)/../shared
 export FACEMATCH_SHARED := $(abspath $(SHARED))
 
 .DEFAULT_GOAL := build
-.PHONY: build deps run test bench calibration clean
+.PHONY: build deps run test bench scalebench calibration clean
 
 include tools/models.mk
 -include conformance/conformance.mk
@@ -58,6 +59,11 @@ test: deps models bin/dlibraw build
 bench: deps models bin/dlibraw build
 	$(GO) run ./tools/matcherbench
 	$(GO) run ./tools/apibench
+
+# scalebench measures, in one run, 1 server on SQLite, 1 and 2 on PostgreSQL, what a request costs
+# the database, and the ceilings of both stores (docs/scaling.md).
+scalebench: deps models build
+	$(GO) run ./tools/scalebench
 
 calibration: deps models
 	$(GO) run ./tools/calibrate -out docs

@@ -192,6 +192,14 @@ func (s *Server) log(name string) string {
 	return string(b)
 }
 
+// PostmasterPID is the pid of the server's main process, whose children are its backends,
+// for tools that measure them.
+func (s *Server) PostmasterPID() int {
+	var pid int
+	fmt.Sscan(s.log("data/postmaster.pid"), &pid)
+	return pid
+}
+
 // URL is the connection URL of a database of the server, over its unix socket, as superuser.
 func (s *Server) URL(database string) string {
 	q := url.Values{"host": {s.Dir}, "port": {strconv.Itoa(s.Port)}, "user": {"postgres"}, "sslmode": {"disable"}}

@@ -86,7 +86,7 @@ func run(bin, models string, d time.Duration, clients, workers int, storesOnly b
 		replicas int
 		pg       bool
 	}
-	fmt.Printf("%-22s %14s %14s %16s\n", "", "sandbox req/s", "live pairs/s", "saved pairs/s")
+	fmt.Printf("%-22s %14s %14s %16s %24s %24s\n", "", "sandbox req/s", "live pairs/s", "saved pairs/s", "server CPU µs/call*", "PostgreSQL CPU µs/call*")
 	for _, s := range []setup{{"1 server, SQLite", 1, false}, {"1 server, PostgreSQL", 1, true}, {"2 servers, PostgreSQL", 2, true}} {
 		data, err := os.MkdirTemp("", "scalebench")
 		if err != nil {
@@ -122,12 +122,34 @@ func run(bin, models string, d time.Duration, clients, workers int, storesOnly b
 		for _, srv := range servers {
 			urls = append(urls, srv.base+"/v3/face-match/")
 		}
-		sb, err := hammer(urls, sandboxKey, body, ct, clients, d)
+		cpu, srvCPU := make([]float64, 3), make([]float64, 3)
+		serversCPU := func() float64 {
+			var sum float64
+			for _, srv := range servers {
+				sum += processCPU(srv.cmd.Process.Pid)
+			}
+			return sum
+		}
+		measure := func(i int, key string, b []byte, ct string) (float64, error) {
+			c0, s0 := postgresCPU(pg.PostmasterPID()), serversCPU()
+			r, err := hammer(urls, key, b, ct, clients, d)
+			if r > 0 {
+				cpu[i] = (postgresCPU(pg.PostmasterPID()) - c0) / (r * d.Seconds()) * 1e6
+				srvCPU[i] = (serversCPU() - s0) / (r * d.Seconds()) * 1e6
+			}
+			return r, err
+		}
+		sb, err := measure(0, sandboxKey, body, ct)
 		if err == nil {
 			var lv, sv float64
-			if lv, err = hammer(urls, live, body, ct, clients, d); err == nil {
-				if sv, err = hammer(urls, live, savedBody, savedCT, clients, d); err == nil {
-					fmt.Printf("%-22s %14.0f %14.1f %16.1f\n", s.name, sb, lv, sv)
+			if lv, err = measure(1, live, body, ct); err == nil {
+				if sv, err = measure(2, live, savedBody, savedCT); err == nil {
+					pgCPU := "-"
+					if s.pg {
+						pgCPU = fmt.Sprintf("%.0f / %.0f / %.0f", cpu[0], cpu[1], cpu[2])
+					}
+					fmt.Printf("%-22s %14.0f %14.1f %16.1f %24s %24s\n", s.name, sb, lv, sv,
+						fmt.Sprintf("%.0f / %.0f / %.0f", srvCPU[0], srvCPU[1], srvCPU[2]), pgCPU)
 				}
 			}
 		}
@@ -140,6 +162,7 @@ func run(bin, models string, d time.Duration, clients, workers int, storesOnly b
 		}
 	}
 
+	fmt.Println("* CPU time per call of the server processes, and of all PostgreSQL processes: sandbox / live / saved live")
 	if err := statementsPerRequest(ctx, pg, bin, models, body, ct, savedBody, savedCT); err != nil {
 		return err
 	}
@@ -193,27 +216,32 @@ func statementsPerRequest(ctx context.Context, pg *pgtest.Server, bin, models st
 				return err
 			}
 		}
-		rows, err := conn.Query(ctx, `SELECT calls, query FROM pg_stat_statements
+		rows, err := conn.Query(ctx, `SELECT calls, toplevel, query FROM pg_stat_statements
 			WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND query NOT LIKE '%pg_stat_statements%'
 			ORDER BY calls DESC`)
 		if err != nil {
 			return err
 		}
 		type stmt struct {
-			calls int64
-			query string
+			calls    int64
+			toplevel bool
+			query    string
 		}
 		list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (stmt, error) {
 			var s stmt
-			return s, r.Scan(&s.calls, &s.query)
+			return s, r.Scan(&s.calls, &s.toplevel, &s.query)
 		})
 		if err != nil {
 			return err
 		}
-		var total int64
+		var total, client int64
 		var parts []string
 		for _, s := range list {
 			total += s.calls
+			if !s.toplevel {
+				continue
+			}
+			client += s.calls
 			if s.calls >= n/2 {
 				q := strings.Join(strings.Fields(s.query), " ")
 				if len(q) > 48 {
@@ -222,7 +250,8 @@ func statementsPerRequest(ctx context.Context, pg *pgtest.Server, bin, models st
 				parts = append(parts, fmt.Sprintf("      %.2f  %s", float64(s.calls)/n, q))
 			}
 		}
-		fmt.Printf("  %-16s %.2f statements (background work of the lease and the outbox included)\n%s\n", c.name, float64(total)/n, strings.Join(parts, "\n"))
+		fmt.Printf("  %-16s %.2f statements sent by the server, %.2f run in all (inside take_request, foreign-key checks); the server's background work (lease, outbox polling) included\n%s\n",
+			c.name, float64(client)/n, float64(total)/n, strings.Join(parts, "\n"))
 	}
 	return nil
 }
@@ -468,4 +497,46 @@ func once(url, key string, body []byte, ct string) error {
 		return fmt.Errorf("%s answered %d", url, res.StatusCode)
 	}
 	return nil
+}
+
+// postgresCPU sums the CPU seconds (user and system) used so far by the running processes of
+// the PostgreSQL server: the postmaster, its backends and helpers.
+func postgresCPU(postmaster int) float64 {
+	procs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var total float64
+	for _, p := range procs {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		s := string(data)
+		open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || end < 0 || s[open+1:end] != "postgres" {
+			continue
+		}
+		f := strings.Fields(s[end+2:])
+		if f[1] != fmt.Sprint(postmaster) && !strings.HasPrefix(p, fmt.Sprintf("/proc/%d/", postmaster)) {
+			continue
+		}
+		total += statCPU(f)
+	}
+	return total
+}
+
+// processCPU is the CPU seconds one process has used, user and system.
+func processCPU(pid int) float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(data)
+	return statCPU(strings.Fields(s[strings.LastIndexByte(s, ')')+2:]))
+}
+
+// statCPU reads user and system time from the fields of /proc/PID/stat after the name.
+func statCPU(f []string) float64 {
+	var ut, st float64
+	fmt.Sscan(f[11], &ut)
+	fmt.Sscan(f[12], &st)
+	return (ut + st) / 100 // clock ticks
 }
