@@ -97,12 +97,19 @@ func TestImageRules(t *testing.T) {
 
 // rssBytes is the resident memory of this process.
 func rssBytes(t *testing.T) int64 {
+	t.Helper()
 	data, err := os.ReadFile("/proc/self/statm")
 	if err != nil {
-		t.Skip("no /proc/self/statm")
+		t.Fatalf("cannot measure resident memory: %v", err)
 	}
 	f := strings.Fields(string(data))
-	pages, _ := strconv.ParseInt(f[1], 10, 64)
+	if len(f) < 2 {
+		t.Fatalf("cannot measure resident memory: /proc/self/statm is %q", data)
+	}
+	pages, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		t.Fatalf("cannot measure resident memory: %v", err)
+	}
 	return pages * int64(os.Getpagesize())
 }
 

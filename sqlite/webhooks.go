@@ -191,7 +191,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, limit int, lease time.Duratio
 			return err
 		}
 		for _, d := range out {
-			if _, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET lease_until_us = ? WHERE id = ?`, now+lease.Microseconds(), d.ID); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET lease_until_us = ?, lease_owner = ? WHERE id = ?`, now+lease.Microseconds(), db.owner, d.ID); err != nil {
 				return err
 			}
 		}
@@ -216,7 +216,7 @@ func (db *DB) FinishAttempt(ctx context.Context, d facematch.Delivery, a facemat
 		case retryAt != nil:
 			state, next = "pending", micros(*retryAt)
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET state = ?, attempts = attempts + 1, next_attempt_us = CASE WHEN ? > 0 THEN ? ELSE next_attempt_us END, lease_until_us = 0 WHERE id = ?`,
+		_, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET state = ?, attempts = attempts + 1, next_attempt_us = CASE WHEN ? > 0 THEN ? ELSE next_attempt_us END, lease_until_us = 0, lease_owner = '' WHERE id = ?`,
 			state, next, next, d.ID)
 		return err
 	})
@@ -227,7 +227,7 @@ func (db *DB) FinishAttempt(ctx context.Context, d facematch.Delivery, a facemat
 func (db *DB) ReleaseDeliveryLeases(ctx context.Context) (err error) {
 	defer wrapOp(&err, "sqlite.ReleaseDeliveryLeases")
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET lease_until_us = 0 WHERE state = 'pending' AND lease_until_us > 0`)
+		_, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET lease_until_us = 0, lease_owner = '' WHERE state = 'pending' AND lease_until_us > 0`)
 		return err
 	})
 }
