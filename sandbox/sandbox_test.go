@@ -101,3 +101,24 @@ func TestPreferredExample(t *testing.T) {
 		}
 	}
 }
+
+// [FM-RESP-3] Every example's entities are filled, as typed clients of the provider expect: a
+// confidence within 0-1, an age, and gender "male" or "female".
+func TestEntitiesFilled(t *testing.T) {
+	r, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range r.Names() {
+		resp, err := r.Respond(name, "req", time.Now(), nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range append(resp.FaceMatch.User.Entities, resp.FaceMatch.Ref.Entities...) {
+			if e.Confidence == nil || *e.Confidence <= 0 || *e.Confidence > 1 || e.Age == nil || *e.Age <= 0 ||
+				e.Gender == nil || (*e.Gender != "male" && *e.Gender != "female") {
+				t.Fatalf("example %s: entity %+v, want confidence, age and gender filled", name, e)
+			}
+		}
+	}
+}
