@@ -21,7 +21,7 @@ func userCreate(ctx context.Context, c *cmdContext, args []string) error {
 	email := f.String("email", "", "email the account logs in with")
 	admin := f.Bool("admin", false, "the account sees every organization, creates organizations and adds credits")
 	fromStdin := f.Bool("password-stdin", false, "read the password from the first line of stdin instead of generating one")
-	data := f.data()
+	st := f.store()
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -40,7 +40,7 @@ func userCreate(ctx context.Context, c *cmdContext, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := openStore(ctx, *data)
+	db, err := st.open(ctx)
 	if err != nil {
 		return err
 	}

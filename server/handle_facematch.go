@@ -19,15 +19,33 @@ func (s *Server) handleFaceMatch(credits facematch.Credits, sessions facematch.S
 	return func(w http.ResponseWriter, r *http.Request, v *validation) {
 		ctx := r.Context()
 		form, fields := v.faceMatchForm(r.Header.Get("Content-Type"))
-		if err := fields.Err(); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
 		caller := callerFrom(ctx)
 		requestID := requestIDFrom(ctx)
 		if caller.App.Mode == facematch.ModeSandbox {
-			// FM-SBX-1: nothing decoded, stored, billed or sent.
-			writeJSON(w, http.StatusOK, sb.Respond(requestID, s.now(), form.vendorData, form.metadata))
+			// FM-SBX-1: nothing decoded, stored, billed or sent. FM-SBX-2: the example asked
+			// for by name; an unknown name is reported with the form's other complaints.
+			example := sandbox.PreferredExample(r.Header)
+			if err := sb.Check(example); err != nil {
+				if coded, ok := facematch.Coded(err); ok {
+					for field, msgs := range coded.Fields {
+						fields[field] = append(fields[field], msgs...)
+					}
+				}
+			}
+			if err := fields.Err(); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			resp, err := sb.Respond(example, requestID, s.now(), form.vendorData, form.metadata)
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			writeJSON(w, http.StatusOK, resp)
+			return
+		}
+		if err := fields.Err(); err != nil {
+			s.writeError(w, r, err)
 			return
 		}
 		live := liveCall{credits: credits, sessions: sessions, matcher: m}

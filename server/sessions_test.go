@@ -146,6 +146,58 @@ func TestSandboxFixedPayload(t *testing.T) {
 	}
 }
 
+// [FM-SBX-2] A sandbox request asks for another example of the 200 answer by name with
+// `Prefer: example=NAME`; an unknown name is a 400 under non_field_errors listing the known
+// names, reported with the form's other complaints; a live key ignores the header.
+func TestSandboxPreferExample(t *testing.T) {
+	e := newEnv(t)
+	sb := e.tenant(0, facematch.ModeSandbox)
+	live := e.tenant(5, facematch.ModeLive)
+	prefer := func(key, value string, files ...file) response {
+		if len(files) == 0 {
+			files = []file{photo(t, "barack_obama/obama.jpg"), photo(t, "barack_obama/obama2.jpg")}
+		}
+		files[0].field, files[1].field = "user_image", "ref_image"
+		body, ct := form(t, files)
+		req := e.request(http.MethodPost, "/v3/face-match/", key, body, ct)
+		req.Header.Set("Prefer", value)
+		return e.do(req)
+	}
+	for _, c := range []struct {
+		prefer, status, risk string
+		nullScore            bool
+	}{
+		{"example=approved", facematch.StatusApproved, "", false},
+		{"example=declined", facematch.StatusDeclined, facematch.RiskLowSimilarity, false},
+		{"code=200, example=no_face", facematch.StatusDeclined, facematch.RiskNoReferenceImage, true},
+	} {
+		r := prefer(sb.key, c.prefer)
+		wantStatus(t, r, http.StatusOK)
+		fm := faceMatchOf(t, r).FaceMatch
+		if fm.Status != c.status || (fm.Score == nil) != c.nullScore {
+			t.Errorf("Prefer %s: status %s, score %v", c.prefer, fm.Status, fm.Score)
+		}
+		if c.risk != "" && (len(fm.Warnings) != 1 || fm.Warnings[0].Risk != c.risk) {
+			t.Errorf("Prefer %s: warnings %+v", c.prefer, fm.Warnings)
+		}
+	}
+	m := fieldErrors(t, prefer(sb.key, "example=rejected"))
+	if len(m) != 1 || len(m["non_field_errors"]) != 1 || !strings.Contains(m["non_field_errors"][0], "approved, declined, no_face") {
+		t.Fatalf("unknown example: %v", m)
+	}
+	// Reported with the form's complaints, all at once (FM-VAL-1).
+	m = fieldErrors(t, prefer(sb.key, "example=rejected", photo(t, "barack_obama/obama.jpg"), file{field: "ref_image", name: "r.gif", data: []byte("GIF89a")}))
+	if len(m["non_field_errors"]) != 1 || len(m["ref_image"]) == 0 {
+		t.Fatalf("unknown example beside a bad image: %v", m)
+	}
+	// A live key ignores the header: its answer is the matcher's.
+	r := prefer(live.key, "example=declined")
+	wantStatus(t, r, http.StatusOK)
+	if fm := faceMatchOf(t, r).FaceMatch; fm.Status != facematch.StatusApproved || *fm.Score != fixedScore {
+		t.Fatalf("live key with Prefer: %+v", fm)
+	}
+}
+
 // fmtJSON encodes v compactly, keys sorted, without HTML escaping, for comparisons.
 func fmtJSON(v any) string {
 	var buf bytes.Buffer

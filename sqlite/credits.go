@@ -21,8 +21,8 @@ func (db *DB) ReserveCredit(ctx context.Context, orgID, requestID string) (_ fac
 		if n, _ := res.RowsAffected(); n == 0 {
 			return facematch.Errorf(facematch.ENOCREDITS, "You do not have enough credits to perform this action.")
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO credit_reservations (id, org_id, request_id, created_us) VALUES (?, ?, ?, ?)`,
-			r.ID, orgID, requestID, micros(db.Now()))
+		_, err = tx.ExecContext(ctx, `INSERT INTO credit_reservations (id, org_id, request_id, owner, created_us) VALUES (?, ?, ?, ?, ?)`,
+			r.ID, orgID, requestID, db.owner, micros(db.Now()))
 		return err
 	})
 	return r, err

@@ -40,6 +40,7 @@ type DB struct {
 	hot   map[string]*sql.Stmt // write statements of the hot paths, prepared on open
 
 	takes takeQueue // TakeRequest's group commit
+	owner string    // this handle's lease owner id (facematch.Leases)
 }
 
 // hotWrites are the statements every request runs in its rate-limit transaction. They are
@@ -101,7 +102,7 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 	// pragmas, the schema read, the statement prepared again).
 	read.SetMaxOpenConns(8)
 	read.SetMaxIdleConns(8)
-	db := &DB{write: write, read: read, Now: time.Now, hot: map[string]*sql.Stmt{}}
+	db := &DB{write: write, read: read, Now: time.Now, hot: map[string]*sql.Stmt{}, owner: newID()}
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrating %s: %w", path, err)

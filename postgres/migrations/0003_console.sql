@@ -1,0 +1,71 @@
+-- The list of sessions (FM-SES-5) and the console (spec section 8).
+
+-- A session's status, score and lower-cased vendor_data, read out of face_match as it is
+-- written, for the filters and counts of the lists and the overview's chart.
+ALTER TABLE sessions ADD COLUMN status TEXT GENERATED ALWAYS AS ((face_match::jsonb) ->> 'status') STORED;
+ALTER TABLE sessions ADD COLUMN score DOUBLE PRECISION GENERATED ALWAYS AS (((face_match::jsonb) ->> 'score')::double precision) STORED;
+ALTER TABLE sessions ADD COLUMN vendor_search TEXT GENERATED ALWAYS AS (lower(vendor_data)) STORED;
+CREATE INDEX sessions_app_created ON sessions (app_id, created_us, id);
+CREATE INDEX sessions_app_vendor ON sessions (app_id, vendor_data, created_us, id);
+CREATE INDEX sessions_app_status ON sessions (app_id, status, created_us, id);
+CREATE INDEX applications_org ON applications (org_id, created_us);
+
+-- Console accounts (FM-CON-1): only a slow hash of each password is kept.
+CREATE TABLE accounts (
+    id            TEXT PRIMARY KEY,
+    org_id        TEXT NOT NULL REFERENCES organizations (id),
+    email         TEXT NOT NULL UNIQUE, -- stored lower-case
+    admin         BOOLEAN NOT NULL,
+    password_hash BYTEA NOT NULL,
+    created_us    BIGINT NOT NULL
+);
+
+-- Console sessions on the server: a hash of the cookie's token; logging out deletes the row.
+CREATE TABLE console_logins (
+    token_hash BYTEA PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    csrf       TEXT NOT NULL,
+    created_us BIGINT NOT NULL,
+    expires_us BIGINT NOT NULL
+);
+CREATE INDEX console_logins_expiry ON console_logins (expires_us);
+
+-- Failed logins per email, and the locks they caused (5 in 15 minutes lock for 15 minutes).
+CREATE TABLE login_failures (
+    email TEXT NOT NULL,
+    at_us BIGINT NOT NULL
+);
+CREATE INDEX login_failures_email ON login_failures (email, at_us);
+CREATE TABLE login_locks (
+    email    TEXT PRIMARY KEY,
+    until_us BIGINT NOT NULL
+);
+
+-- When each key was last let through: the time of its latest counted request (FM-CON-4).
+ALTER TABLE api_keys ADD COLUMN last_used_us BIGINT;
+CREATE INDEX api_keys_app ON api_keys (app_id, created_us);
+CREATE FUNCTION api_keys_last_used() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE api_keys SET last_used_us = NEW.at_us WHERE id = NEW.key_id;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER api_keys_last_used AFTER INSERT ON rate_events FOR EACH ROW EXECUTE FUNCTION api_keys_last_used();
+
+-- Who did what and when: key creation and revocation, credit changes, deletes (FM-CON-5).
+CREATE TABLE audit_log (
+    id     BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at_us  BIGINT NOT NULL,
+    actor  TEXT NOT NULL,
+    org_id TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE INDEX audit_log_org ON audit_log (org_id, at_us);
+CREATE INDEX audit_log_at ON audit_log (at_us);
+
+-- A session's deliveries, for its page in the console (FM-CON-3); a destination's, newest first.
+CREATE INDEX webhook_deliveries_session ON webhook_deliveries (session_id);
+CREATE INDEX webhook_deliveries_destination ON webhook_deliveries (destination_id, created_us);
+CREATE INDEX webhook_attempts_delivery ON webhook_attempts (delivery_id, at_us);
