@@ -88,6 +88,11 @@ type AuditEntry struct {
 	Detail string
 }
 
+// AuditLog records who did what and when (FM-CON-5).
+type AuditLog interface {
+	RecordAudit(ctx context.Context, e AuditEntry) error
+}
+
 // Console is what the console reads and changes, beside the accounts. Every scoped read takes
 // the id that scopes it; the console checks organizations before it calls them (FM-CON-5).
 type Console interface {
@@ -119,7 +124,7 @@ type Console interface {
 	EnqueueDelivery(ctx context.Context, destinationID, event string, body []byte) (string, error)
 	// DailyCounts counts an organization's saved calls per UTC day from from on.
 	DailyCounts(ctx context.Context, orgID string, from time.Time) ([]DayCount, error)
-	RecordAudit(ctx context.Context, e AuditEntry) error
+	AuditLog
 	// AuditLog lists the latest entries, of one organization or, with orgID empty, of all.
 	AuditLog(ctx context.Context, orgID string, limit int) ([]AuditEntry, error)
 }

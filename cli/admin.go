@@ -25,6 +25,9 @@ func orgCreate(ctx context.Context, c *cmdContext, args []string) error {
 	if err != nil {
 		return adminError(err)
 	}
+	if err := audit(ctx, c, db, o.ID, "org.create", o.ID, fmt.Sprintf("%s, %d credits", o.Name, o.Credits)); err != nil {
+		return err
+	}
 	return printJSON(c.stdout, map[string]any{"id": o.ID, "name": o.Name, "credits": o.Credits})
 }
 
@@ -48,6 +51,9 @@ func creditsAdd(ctx context.Context, c *cmdContext, args []string) error {
 	o, err := db.AddCredits(ctx, *org, *amount)
 	if err != nil {
 		return adminError(err)
+	}
+	if err := audit(ctx, c, db, o.ID, "credits.add", o.ID, fmt.Sprintf("%d credits, balance %d", *amount, o.Credits)); err != nil {
+		return err
 	}
 	return printJSON(c.stdout, map[string]any{"org": o.ID, "credits": o.Credits})
 }
@@ -95,6 +101,11 @@ func keyCreate(ctx context.Context, c *cmdContext, args []string) error {
 	if err != nil {
 		return adminError(err)
 	}
+	if _, a, err := db.APIKey(ctx, id); err != nil {
+		return err
+	} else if err := audit(ctx, c, db, a.OrgID, "key.create", id, "application "+a.Name); err != nil {
+		return err
+	}
 	return printJSON(c.stdout, map[string]any{"id": id, "key": full})
 }
 
@@ -126,6 +137,11 @@ func keyRevoke(ctx context.Context, c *cmdContext, args []string) error {
 	defer db.Close()
 	if err := db.RevokeAPIKey(ctx, *id); err != nil {
 		return adminError(err)
+	}
+	if _, a, err := db.APIKey(ctx, *id); err != nil {
+		return err
+	} else if err := audit(ctx, c, db, a.OrgID, "key.revoke", *id, "application "+a.Name); err != nil {
+		return err
 	}
 	return printJSON(c.stdout, map[string]any{"id": *id, "revoked": true})
 }

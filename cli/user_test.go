@@ -19,7 +19,13 @@ func TestUserCreate(t *testing.T) {
 	ctx := context.Background()
 	run := func(args ...string) (map[string]any, error) {
 		var out, errb bytes.Buffer
-		err := Run(ctx, append([]string{"facematch"}, args...), func(string) string { return "" }, &out, &errb)
+		env := func(k string) string {
+			if k == "USER" {
+				return "tester"
+			}
+			return ""
+		}
+		err := Run(ctx, append([]string{"facematch"}, args...), env, &out, &errb)
 		if err != nil {
 			return nil, err
 		}
@@ -63,11 +69,42 @@ func TestUserCreate(t *testing.T) {
 		t.Fatalf("--password-stdin printed a password: %v", u2)
 	}
 
+	// The operator's changes are in the audit log the console shows admins (FM-CON-5).
+	app, err := run("app", "create", "--data", dir, "--org", orgID, "--name", "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := run("key", "create", "--data", dir, "--app", app["id"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run("key", "revoke", "--data", dir, "--id", key["id"].(string)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run("credits", "add", "--data", dir, "--org", orgID, "--amount", "7"); err != nil {
+		t.Fatal(err)
+	}
+
 	db, err := sqlite.Open(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
+	log, err := db.AuditLog(ctx, orgID, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, e := range log {
+		if e.Actor != "cli (tester)" {
+			t.Fatalf("actor %q", e.Actor)
+		}
+		actions = append(actions, e.Action+" "+e.Target)
+	}
+	want := []string{"credits.add " + orgID, "key.revoke " + key["id"].(string), "key.create " + key["id"].(string), "org.create " + orgID}
+	if strings.Join(actions, ",") != strings.Join(want, ",") {
+		t.Fatalf("audit log %v, want %v", actions, want)
+	}
 	for email, want := range map[string]string{"ops@example.com": pw, "dev@example.com": "correct horse battery staple"} {
 		a, err := db.AccountByEmail(ctx, email)
 		if err != nil {

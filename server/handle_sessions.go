@@ -37,15 +37,23 @@ func (s *Server) handleDecision(sessions facematch.Sessions) validatedHandler {
 	}
 }
 
-// handleDeleteSession serves DELETE /v3/session/{sessionId}/delete/ (FM-SES-4).
-func (s *Server) handleDeleteSession(sessions facematch.Sessions) validatedHandler {
+// handleDeleteSession serves DELETE /v3/session/{sessionId}/delete/ (FM-SES-4), and records the
+// delete in the audit log under the key that made it (FM-CON-5).
+func (s *Server) handleDeleteSession(sessions facematch.Sessions, audit facematch.AuditLog) validatedHandler {
 	return func(w http.ResponseWriter, r *http.Request, v *validation) {
 		id, err := sessionID(r, v)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		if err := sessions.DeleteSession(r.Context(), callerFrom(r.Context()).App.ID, id); err != nil {
+		caller := callerFrom(r.Context())
+		if err := sessions.DeleteSession(r.Context(), caller.App.ID, id); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if err := audit.RecordAudit(r.Context(), facematch.AuditEntry{
+			At: s.now(), Actor: "api key " + caller.KeyID, OrgID: caller.App.OrgID, Action: "session.delete", Target: id, Detail: "application " + caller.App.Name,
+		}); err != nil {
 			s.writeError(w, r, err)
 			return
 		}

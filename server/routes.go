@@ -32,7 +32,7 @@ func (s *Server) routes() http.Handler {
 	r.Handle("/v3/face-match/", s.validate(s.handleFaceMatch(st, st, s.cfg.Matcher, s.cfg.Sandbox))).Methods(http.MethodPost)
 	r.Handle("/v3/sessions/", s.validate(s.handleListSessions(st))).Methods(http.MethodGet)
 	r.Handle("/v3/session/{sessionId}/decision/", s.validate(s.handleDecision(st))).Methods(http.MethodGet)
-	r.Handle("/v3/session/{sessionId}/delete/", s.validate(s.handleDeleteSession(st))).Methods(http.MethodDelete)
+	r.Handle("/v3/session/{sessionId}/delete/", s.validate(s.handleDeleteSession(st, st))).Methods(http.MethodDelete)
 	r.Handle("/v3/webhook/destinations/", s.validate(bodyless(s.handleListDestinations(st)))).Methods(http.MethodGet)
 	r.Handle("/v3/webhook/destinations/", s.validate(s.handleCreateDestination(st, s.cfg.Guard))).Methods(http.MethodPost)
 	r.Handle("/v3/webhook/destinations/{uuid}/", s.validate(bodyless(s.handleGetDestination(st)))).Methods(http.MethodGet)
