@@ -15,9 +15,14 @@ type Tenancy interface {
 	Application(ctx context.Context, appID string) (Application, error)
 	CreateAPIKey(ctx context.Context, key APIKey) (APIKey, error)
 	RevokeAPIKey(ctx context.Context, keyID string) error
+	KeyFinder
+	Organization(ctx context.Context, orgID string) (Organization, error)
+}
+
+// KeyFinder finds the key a request presents: all that authenticating a request needs.
+type KeyFinder interface {
 	// APIKey returns a key and its application, ENOTFOUND when there is no such key.
 	APIKey(ctx context.Context, keyID string) (APIKey, Application, error)
-	Organization(ctx context.Context, orgID string) (Organization, error)
 }
 
 // RateDecision is the outcome of taking one request from a rate-limit budget.

@@ -133,7 +133,8 @@ func (db *DB) Close() error {
 }
 
 // Ping checks that the database answers.
-func (db *DB) Ping(ctx context.Context) error {
+func (db *DB) Ping(ctx context.Context) (err error) {
+	defer wrapOp(&err, "sqlite.Ping")
 	var one int
 	return db.read.QueryRowContext(ctx, "SELECT 1").Scan(&one)
 }
@@ -186,9 +187,10 @@ func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 }
 
 // Secret returns the named deployment secret, creating 32 random bytes on first use.
-func (db *DB) Secret(ctx context.Context, name string) ([]byte, error) {
+func (db *DB) Secret(ctx context.Context, name string) (_ []byte, err error) {
+	defer wrapOp(&err, "sqlite.Secret")
 	var value []byte
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, `SELECT value FROM secrets WHERE name = ?`, name).Scan(&value)
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
@@ -230,4 +232,10 @@ func (db *DB) Tables(ctx context.Context) ([]string, error) {
 		names = append(names, n)
 	}
 	return names, rows.Err()
+}
+
+// wrapOp records in *err, when set, the store method it came from, so that a logged internal
+// error names the operation that failed beside its cause.
+func wrapOp(err *error, op string) {
+	*err = facematch.WrapOp(op, *err)
 }
