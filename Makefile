@@ -38,8 +38,10 @@ deps:
 		ln -sf /usr/lib/x86_64-linux-gnu/libopenblas.so.0 /usr/local/lib/libcblas.so && ldconfig; \
 	fi
 
+# The commit is stamped for `facematch version` also where Go's own VCS stamping does not reach
+# (a git worktree, GOFLAGS=-buildvcs=false).
 build: deps
-	$(GO) build -o bin/facematch ./cmd/facematch
+	$(GO) build -ldflags "-X github.com/facematch/facematch/cli.commit=$$(git rev-parse HEAD 2>/dev/null)" -o bin/facematch ./cmd/facematch
 
 run: deps models build
 	bin/facematch serve --demo --data data --models models

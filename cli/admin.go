@@ -8,21 +8,20 @@ import (
 	"github.com/facematch/facematch/sqlite"
 )
 
-// openStore opens the data folder's database; admin commands share it with a running server.
-func openStore(ctx context.Context, dir string) (*sqlite.DB, error) {
-	return sqlite.Open(ctx, dir)
+// openStore opens the store the common flags name; admin commands share it with a running server.
+func openStore(ctx context.Context, f *flags) (*sqlite.DB, error) {
+	return sqlite.Open(ctx, *f.data)
 }
 
 // orgCreate: facematch org create --name NAME [--credits N].
 func orgCreate(ctx context.Context, c *cmdContext, args []string) error {
 	f := newFlags(c, "org create")
-	name := f.String("name", "", "name of the organization")
-	credits := f.Int64("credits", 0, "initial credit balance")
-	data := f.data()
+	name := f.text("name", "name of the organization")
+	credits := f.int64Arg("credits", 0, "initial credit balance")
 	if err := f.parse(args); err != nil {
-		return err
+		return helped(err)
 	}
-	db, err := openStore(ctx, *data)
+	db, err := openStore(ctx, f)
 	if err != nil {
 		return err
 	}
@@ -37,16 +36,15 @@ func orgCreate(ctx context.Context, c *cmdContext, args []string) error {
 // creditsAdd: facematch credits add --org ORG_ID --amount N (negative removes).
 func creditsAdd(ctx context.Context, c *cmdContext, args []string) error {
 	f := newFlags(c, "credits add")
-	org := f.String("org", "", "organization id")
-	amount := f.Int64("amount", 0, "credits to add; negative removes")
-	data := f.data()
+	org := f.text("org", "organization id")
+	amount := f.int64Arg("amount", 0, "credits to add; negative removes")
 	if err := f.parse(args); err != nil {
-		return err
+		return helped(err)
 	}
 	if *org == "" || *amount == 0 {
-		return fmt.Errorf("credits add needs --org and a non-zero --amount")
+		return usageErrorf("credits add needs --org and a non-zero --amount")
 	}
-	db, err := openStore(ctx, *data)
+	db, err := openStore(ctx, f)
 	if err != nil {
 		return err
 	}
@@ -61,18 +59,17 @@ func creditsAdd(ctx context.Context, c *cmdContext, args []string) error {
 // appCreate: facematch app create --org ORG_ID --name NAME [--sandbox].
 func appCreate(ctx context.Context, c *cmdContext, args []string) error {
 	f := newFlags(c, "app create")
-	org := f.String("org", "", "organization id")
-	name := f.String("name", "", "name of the application")
-	sandboxMode := f.Bool("sandbox", false, "a sandbox application: fixed answers, no credits, nothing stored")
-	data := f.data()
+	org := f.text("org", "organization id")
+	name := f.text("name", "name of the application")
+	sandboxMode := f.switchArg("sandbox", "a sandbox application: fixed answers, no credits, nothing stored")
 	if err := f.parse(args); err != nil {
-		return err
+		return helped(err)
 	}
 	mode := facematch.ModeLive
 	if *sandboxMode {
 		mode = facematch.ModeSandbox
 	}
-	db, err := openStore(ctx, *data)
+	db, err := openStore(ctx, f)
 	if err != nil {
 		return err
 	}
@@ -87,12 +84,11 @@ func appCreate(ctx context.Context, c *cmdContext, args []string) error {
 // keyCreate: facematch key create --app APP_ID. The key is printed once and stored as a hash.
 func keyCreate(ctx context.Context, c *cmdContext, args []string) error {
 	f := newFlags(c, "key create")
-	app := f.String("app", "", "application id")
-	data := f.data()
+	app := f.text("app", "application id")
 	if err := f.parse(args); err != nil {
-		return err
+		return helped(err)
 	}
-	db, err := openStore(ctx, *data)
+	db, err := openStore(ctx, f)
 	if err != nil {
 		return err
 	}
@@ -105,7 +101,7 @@ func keyCreate(ctx context.Context, c *cmdContext, args []string) error {
 }
 
 // createKey draws a key for an application and stores its hash.
-func createKey(ctx context.Context, db *sqlite.DB, appID string) (id, full string, err error) {
+func createKey(ctx context.Context, db facematch.Tenancy, appID string) (id, full string, err error) {
 	app, err := db.Application(ctx, appID)
 	if err != nil {
 		return "", "", err
@@ -120,12 +116,11 @@ func createKey(ctx context.Context, db *sqlite.DB, appID string) (id, full strin
 // keyRevoke: facematch key revoke --id KEY_ID.
 func keyRevoke(ctx context.Context, c *cmdContext, args []string) error {
 	f := newFlags(c, "key revoke")
-	id := f.String("id", "", "key id")
-	data := f.data()
+	id := f.text("id", "key id")
 	if err := f.parse(args); err != nil {
-		return err
+		return helped(err)
 	}
-	db, err := openStore(ctx, *data)
+	db, err := openStore(ctx, f)
 	if err != nil {
 		return err
 	}

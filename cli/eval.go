@@ -21,13 +21,12 @@ func eval(ctx context.Context, c *cmdContext, args []string) error {
 	pairsPath := f.str("pairs", "", "TSV file whose header names img_a, img_b and optionally same (1/0)")
 	root := f.str("root", "", "folder the image paths are relative to (default: the pairs file's folder)")
 	out := f.str("out", "", "write img_a, img_b, same, score rows to this TSV file")
-	models := f.models()
 	workers := f.workers()
 	if err := f.parse(args); err != nil {
-		return err
+		return helped(err)
 	}
 	if *pairsPath == "" {
-		return fmt.Errorf("eval needs --pairs FILE.tsv")
+		return usageErrorf("eval needs --pairs FILE.tsv")
 	}
 	if *root == "" {
 		*root = filepath.Dir(*pairsPath)
@@ -41,7 +40,7 @@ func eval(ctx context.Context, c *cmdContext, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", *pairsPath, err)
 	}
-	m, err := matcher.New(matcher.Config{Models: *models, Workers: *workers})
+	m, err := matcher.New(matcher.Config{Models: *f.models, Workers: *workers})
 	if err != nil {
 		return err
 	}

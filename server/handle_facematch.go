@@ -30,6 +30,10 @@ func (s *Server) handleFaceMatch() http.Handler {
 			writeJSON(w, http.StatusOK, s.cfg.Sandbox.Respond(requestID, s.now(), form.vendorData, form.metadata))
 			return
 		}
+		if s.cfg.Matcher == nil {
+			s.writeError(w, r, facematch.Errorf(facematch.EUNAVAILABLE, "This server answers sandbox keys only; live face matching is not available on it."))
+			return
+		}
 		resp, err := s.liveFaceMatch(ctx, caller, requestID, form, s.publicURL(r))
 		if err != nil {
 			s.writeError(w, r, err)
