@@ -14,7 +14,7 @@ SHARED ?= $(CURDIR)/../shared
 export FACEMATCH_SHARED := $(abspath $(SHARED))
 
 .DEFAULT_GOAL := build
-.PHONY: build deps run test bench calibration clean
+.PHONY: build deps run test bench calibration clean sandbox-smoke
 
 include tools/models.mk
 -include conformance/conformance.mk
@@ -55,6 +55,12 @@ test: deps models bin/dlibraw build
 	$(GO) test -count=1 -timeout 20m ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(CI_FUZZTIME)
 	$(MAKE) --no-print-directory conformance-all
+	$(MAKE) --no-print-directory sandbox-smoke
+
+# sandbox-smoke starts the image as an SDK author does (default command, FACEMATCH_SANDBOX_KEY
+# only) and runs the plain-Python client against it.
+sandbox-smoke: image
+	tools/sandbox/smoke.sh $(IMAGE)
 
 bench: deps models bin/dlibraw build
 	$(GO) run ./tools/matcherbench
