@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -258,6 +259,9 @@ func TestBackup(t *testing.T) {
 	<-done
 	if got["out"] != out || got["bytes"].(float64) <= 0 {
 		t.Fatalf("backup printed %v", got)
+	}
+	if fi, err := os.Stat(out); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the backup's mode: %v %v", fi.Mode(), err)
 	}
 	adminFails(t, data, "exists already", "backup", "--out", out)
 

@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"time"
 
@@ -150,20 +152,25 @@ func (db *DB) ListSessions(ctx context.Context, f facematch.SessionFilter) ([]fa
 const purgeBatch = 200
 
 // PurgeSessions deletes the sessions created before t, with their images (ON DELETE CASCADE),
-// of one application or of all.
+// of one application or of all. The bodies of their finished webhook deliveries (which repeat
+// the decision, vendor_data and metadata) are emptied too; the attempts stay, for the
+// destinations' delivery summaries. A delivery still pending keeps its body until it is sent.
 func (db *DB) PurgeSessions(ctx context.Context, before time.Time, appID string) (int64, error) {
 	if appID != "" {
 		if _, err := db.Application(ctx, appID); err != nil {
 			return 0, err
 		}
 	}
+	const batch = `SELECT id FROM sessions WHERE created_us < ?1 AND (?2 = '' OR app_id = ?2) ORDER BY created_us, id LIMIT ?3`
 	var total int64
 	for {
 		var n int64
 		err := db.tx(ctx, func(tx *sql.Tx) error {
-			res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE id IN (
-				SELECT id FROM sessions WHERE created_us < ?1 AND (?2 = '' OR app_id = ?2) LIMIT ?3)`,
-				micros(before), appID, purgeBatch)
+			if _, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET body = x'' WHERE state != 'pending' AND session_id IN (`+batch+`)`,
+				micros(before), appID, purgeBatch); err != nil {
+				return err
+			}
+			res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE id IN (`+batch+`)`, micros(before), appID, purgeBatch)
 			if err != nil {
 				return err
 			}
@@ -179,11 +186,21 @@ func (db *DB) PurgeSessions(ctx context.Context, before time.Time, appID string)
 
 // Backup writes a consistent copy of the database to path with VACUUM INTO: a read transaction,
 // so the server goes on reading and writing meanwhile, and the copy is compact and
-// self-contained (no WAL beside it). path must not exist yet.
+// self-contained (no WAL beside it). path must not exist yet; the copy is readable by its owner
+// only, since it holds webhook secrets and stored face images.
 func (db *DB) Backup(ctx context.Context, path string) error {
-	if _, err := os.Lstat(path); err == nil {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("%s exists already: a backup never overwrites a file", path)
 	}
-	_, err := db.read.ExecContext(ctx, `VACUUM INTO ?`, path)
-	return err
+	if err != nil {
+		return err
+	}
+	f.Close()
+	// VACUUM INTO writes into an empty file.
+	if _, err := db.read.ExecContext(ctx, `VACUUM INTO ?`, path); err != nil {
+		os.Remove(path)
+		return err
+	}
+	return nil
 }
