@@ -66,7 +66,9 @@ func (f *flags) str(name, def, help string) *string {
 // text declares a string flag without an environment variable: the objects an admin command
 // acts on (--org, --id) are named on its command line only.
 func (f *flags) text(name, help string) *string {
-	return f.fs.String(name, "", help)
+	p := new(string)
+	f.fs.Var(checked[string]{p: p, parse: func(s string) (string, error) { return s, nil }}, name, help)
+	return p
 }
 
 // integer declares a whole-number flag of at least lo, with an environment variable.
@@ -193,11 +195,20 @@ func (f *flags) parse(args []string, positional ...string) error {
 // args are the positional arguments after parse.
 func (f *flags) args() []string { return f.fs.Args() }
 
+// printHelp lists the flags as --name VALUE, with their help, variable and default.
 func (f *flags) printHelp(positional []string) {
 	fmt.Fprintf(f.stderr, "usage: facematch %s [flags] %s\n", f.fs.Name(), strings.Join(positional, " "))
-	f.fs.SetOutput(f.stderr)
-	f.fs.PrintDefaults()
-	f.fs.SetOutput(io.Discard)
+	f.fs.VisitAll(func(fl *flag.Flag) {
+		arg := ""
+		if p, ok := fl.Value.(interface{ placeholder() string }); ok {
+			arg = " " + p.placeholder()
+		}
+		def := ""
+		if fl.DefValue != "" && fl.DefValue != "false" {
+			def = " (default " + fl.DefValue + ")"
+		}
+		fmt.Fprintf(f.stderr, "  --%s%s\n    \t%s%s\n", fl.Name, arg, fl.Usage, def)
+	})
 }
 
 // helped turns the flag.ErrHelp of -h into success.
@@ -222,6 +233,21 @@ func (c checked[T]) Set(s string) error {
 	}
 	*c.p = v
 	return nil
+}
+
+// placeholder names the value in the help: n, duration, number or value.
+func (c checked[T]) placeholder() string {
+	switch any(*new(T)).(type) {
+	case int, int64:
+		return "n"
+	case time.Duration:
+		return "duration"
+	case float64:
+		return "number"
+	case []time.Duration:
+		return "durations"
+	}
+	return "value"
 }
 
 func (c checked[T]) String() string {
