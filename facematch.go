@@ -78,10 +78,6 @@ func RoundScore(s float64) float64 {
 	return math.Round(s*100) / 100
 }
 
-// approveAtThreshold, when true, approves a score equal to the threshold, which FM-MATCH-2
-// forbids. It is false except in the brokenserver build the conformance self-test runs against.
-var approveAtThreshold bool
-
 // Decide builds the face_match decision from a score (nil when no face pair could be scored) and
 // the faces found, following FM-MATCH-2 and FM-MATCH-3: a score equal to the threshold declines.
 func Decide(score *float64, user, ref ImageResult, threshold float64) FaceMatch {
@@ -100,7 +96,7 @@ func Decide(score *float64, user, ref ImageResult, threshold float64) FaceMatch 
 				"ref_image_faces":  len(ref.Entities),
 			},
 		})
-	case *score > threshold || approveAtThreshold && *score == threshold:
+	case *score > threshold:
 		fm.Status = StatusApproved
 	default:
 		fm.Status = StatusDeclined

@@ -68,13 +68,22 @@ type DeliverySummary struct {
 // Webhooks keeps destinations and the durable outbox of deliveries. Deliveries are queued by
 // CreateSession, in the session's transaction.
 type Webhooks interface {
+	Destinations
+	Outbox
+}
+
+// Destinations keeps an application's webhook destinations (FM-WH-1): what the HTTP API manages.
+type Destinations interface {
 	CreateDestination(ctx context.Context, d Destination) (Destination, error)
 	Destinations(ctx context.Context, appID string) ([]Destination, error)
 	Destination(ctx context.Context, appID, id string) (Destination, error)
 	UpdateDestination(ctx context.Context, appID, id string, u DestinationUpdate) (Destination, error)
 	DeleteDestination(ctx context.Context, appID, id string) error
 	DeliverySummary(ctx context.Context, destinationID string) (DeliverySummary, error)
+}
 
+// Outbox is the durable queue of deliveries that the dispatcher works through (FM-WH-4).
+type Outbox interface {
 	// ClaimDeliveries leases up to limit due deliveries of enabled destinations for lease, so
 	// that no other worker, of this process or another, attempts them meanwhile.
 	ClaimDeliveries(ctx context.Context, limit int, lease time.Duration) ([]Delivery, error)

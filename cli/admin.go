@@ -5,13 +5,7 @@ import (
 	"fmt"
 
 	"github.com/facematch/facematch"
-	"github.com/facematch/facematch/sqlite"
 )
-
-// openStore opens the store the common flags name; admin commands share it with a running server.
-func openStore(ctx context.Context, f *flags) (*sqlite.DB, error) {
-	return sqlite.Open(ctx, *f.data)
-}
 
 // orgCreate: facematch org create --name NAME [--credits N].
 func orgCreate(ctx context.Context, c *cmdContext, args []string) error {
@@ -21,7 +15,7 @@ func orgCreate(ctx context.Context, c *cmdContext, args []string) error {
 	if err := f.parse(args); err != nil {
 		return helped(err)
 	}
-	db, err := openStore(ctx, f)
+	db, err := f.store().open(ctx)
 	if err != nil {
 		return err
 	}
@@ -44,7 +38,7 @@ func creditsAdd(ctx context.Context, c *cmdContext, args []string) error {
 	if *org == "" || *amount == 0 {
 		return usageErrorf("credits add needs --org and a non-zero --amount")
 	}
-	db, err := openStore(ctx, f)
+	db, err := f.store().open(ctx)
 	if err != nil {
 		return err
 	}
@@ -69,7 +63,7 @@ func appCreate(ctx context.Context, c *cmdContext, args []string) error {
 	if *sandboxMode {
 		mode = facematch.ModeSandbox
 	}
-	db, err := openStore(ctx, f)
+	db, err := f.store().open(ctx)
 	if err != nil {
 		return err
 	}
@@ -88,7 +82,7 @@ func keyCreate(ctx context.Context, c *cmdContext, args []string) error {
 	if err := f.parse(args); err != nil {
 		return helped(err)
 	}
-	db, err := openStore(ctx, f)
+	db, err := f.store().open(ctx)
 	if err != nil {
 		return err
 	}
@@ -120,7 +114,7 @@ func keyRevoke(ctx context.Context, c *cmdContext, args []string) error {
 	if err := f.parse(args); err != nil {
 		return helped(err)
 	}
-	db, err := openStore(ctx, f)
+	db, err := f.store().open(ctx)
 	if err != nil {
 		return err
 	}

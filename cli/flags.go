@@ -29,8 +29,9 @@ type flags struct {
 	env    map[string]bool // flags that read an environment variable
 
 	// The flags every command takes, so that scripts can pass the same ones to all of them.
-	data   *string
-	models *string
+	data        *string
+	models      *string
+	databaseURL *string
 }
 
 func newFlags(c *cmdContext, name string) *flags {
@@ -40,6 +41,7 @@ func newFlags(c *cmdContext, name string) *flags {
 	f := &flags{fs: fs, getenv: c.getenv, stderr: c.stderr, env: map[string]bool{}}
 	f.data = f.str("data", "./data", "folder of the SQLite database and anything else the service keeps")
 	f.models = f.str("models", "./models", "folder of the dlib model files (serve, compare, eval)")
+	f.databaseURL = f.str("database-url", "", "PostgreSQL database shared by replicas, postgres://user@host:port/db (default: SQLite in --data)")
 	return f
 }
 

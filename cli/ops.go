@@ -5,12 +5,28 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/facematch/facematch"
 )
+
+// openAdmin opens the store for the read and clean-up commands, which need its listing and
+// purge methods; close closes it.
+func openAdmin(ctx context.Context, f *flags) (_ facematch.Admin, close func(), err error) {
+	db, err := f.store().open(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	a, ok := db.(facematch.Admin)
+	if !ok {
+		db.Close()
+		return nil, nil, errors.New("this store does not list or purge yet (it lacks facematch.Admin's methods); run the command on SQLite's --data")
+	}
+	return a, func() { db.Close() }, nil
+}
 
 // require refuses a command line that leaves out a flag the command cannot do without.
 func require(cmd string, values map[string]string) error {
@@ -28,11 +44,11 @@ func orgList(ctx context.Context, c *cmdContext, args []string) error {
 	if err := f.parse(args); err != nil {
 		return helped(err)
 	}
-	db, err := openStore(ctx, f)
+	db, closeDB, err := openAdmin(ctx, f)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer closeDB()
 	orgs, err := db.ListOrganizations(ctx)
 	if err != nil {
 		return adminError(err)
@@ -55,7 +71,7 @@ func orgShow(ctx context.Context, c *cmdContext, args []string) error {
 	if err := require("org show", map[string]string{"id": *id}); err != nil {
 		return err
 	}
-	db, err := openStore(ctx, f)
+	db, err := f.store().open(ctx)
 	if err != nil {
 		return err
 	}
@@ -77,11 +93,11 @@ func appList(ctx context.Context, c *cmdContext, args []string) error {
 	if err := require("app list", map[string]string{"org": *org}); err != nil {
 		return err
 	}
-	db, err := openStore(ctx, f)
+	db, closeDB, err := openAdmin(ctx, f)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer closeDB()
 	apps, err := db.ListApplications(ctx, *org)
 	if err != nil {
 		return adminError(err)
@@ -105,11 +121,11 @@ func keyList(ctx context.Context, c *cmdContext, args []string) error {
 	if err := require("key list", map[string]string{"app": *app}); err != nil {
 		return err
 	}
-	db, err := openStore(ctx, f)
+	db, closeDB, err := openAdmin(ctx, f)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer closeDB()
 	keys, err := db.ListAPIKeys(ctx, *app)
 	if err != nil {
 		return adminError(err)
@@ -151,11 +167,11 @@ func sessionList(ctx context.Context, c *cmdContext, args []string) error {
 			filter.VendorData = vendor
 		}
 	})
-	db, err := openStore(ctx, f)
+	db, closeDB, err := openAdmin(ctx, f)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer closeDB()
 	sessions, err := db.ListSessions(ctx, filter)
 	if err != nil {
 		return adminError(err)
@@ -183,11 +199,11 @@ func sessionPurge(ctx context.Context, c *cmdContext, args []string) error {
 	if *olderThan == 0 {
 		return usageErrorf("session purge needs --older-than, e.g. --older-than 30d")
 	}
-	db, err := openStore(ctx, f)
+	db, closeDB, err := openAdmin(ctx, f)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer closeDB()
 	before := time.Now().Add(-*olderThan)
 	n, err := db.PurgeSessions(ctx, before, *app)
 	if err != nil {
@@ -206,16 +222,25 @@ func backup(ctx context.Context, c *cmdContext, args []string) error {
 	if err := require("backup", map[string]string{"out": *out}); err != nil {
 		return err
 	}
-	db, err := openStore(ctx, f)
+	if *f.databaseURL != "" {
+		return errors.New("backup copies the SQLite database of --data; back PostgreSQL up with pg_dump (docs/operations.md)")
+	}
+	db, err := f.store().open(ctx)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	sqliteDB, ok := db.(interface {
+		Backup(ctx context.Context, path string) error
+	})
+	if !ok {
+		return fmt.Errorf("backup copies a SQLite database; this store cannot be copied by it")
+	}
 	path, err := filepath.Abs(*out)
 	if err != nil {
 		return err
 	}
-	if err := db.Backup(ctx, path); err != nil {
+	if err := sqliteDB.Backup(ctx, path); err != nil {
 		return err
 	}
 	st, err := os.Stat(path)

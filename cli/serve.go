@@ -20,7 +20,6 @@ import (
 	"github.com/facematch/facematch"
 	"github.com/facematch/facematch/matcher"
 	"github.com/facematch/facematch/server"
-	"github.com/facematch/facematch/sqlite"
 	"github.com/facematch/facematch/webhook"
 )
 
@@ -38,6 +37,7 @@ func serveFlags(c *cmdContext, args []string) (serviceConfig, serveOptions, erro
 	f := newFlags(c, "serve")
 	var o serveOptions
 	addr := custom(f, "addr", "127.0.0.1:8080", parseAddr, nil, "address to listen on")
+	replicaLease := f.duration("replica-lease", 30*time.Second, time.Second, false, "how long the credits and deliveries a server holds stay its own after it stops renewing (it died); then other servers give them back")
 	metricsAddr := custom(f, "metrics-addr", "", parseAddr, nil, "serve /metrics on this address instead of the API's (default: on the API's)")
 	workers := f.workers()
 	sandboxOnly := f.boolean("sandbox-only", false, "answer sandbox keys only: no models loaded, live keys get 503; starts in well under a second")
@@ -60,7 +60,7 @@ func serveFlags(c *cmdContext, args []string) (serviceConfig, serveOptions, erro
 	}
 	o = serveOptions{addr: *addr, metricsAddr: *metricsAddr, retention: *retention, shutdown: *shutdown, cpuProfile: *cpuProfile, demo: *demo}
 	return serviceConfig{
-		Data: *f.data, Models: *f.models, Workers: *workers, SandboxOnly: *sandboxOnly, SandboxKey: *sandboxKey,
+		Store: f.store(), Models: *f.models, ReplicaLease: *replicaLease, Workers: *workers, SandboxOnly: *sandboxOnly, SandboxKey: *sandboxKey,
 		AllowPrivateWebhooks: *allowPrivate, WebhookBackoff: *backoff, WebhookWorkers: *webhookWorkers,
 		WriteLimit: *writeLimit, ReadLimit: *readLimit, RateWindow: *window, MediaTTL: *mediaTTL,
 		PublicURL: *publicURL, MaxInFlight: *maxInFlight, MetricsElsewhere: *metricsAddr != "",
@@ -97,23 +97,33 @@ func serve(ctx context.Context, c *cmdContext, args []string) error {
 		debug.SetGCPercent(200)
 	}
 	logger := slog.New(slog.NewJSONHandler(c.stderr, nil))
-	svc, err := wire(ctx, cfg, logger, start)
+	svc, err := wire(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer svc.Close()
+	var purger facematch.Admin
+	if o.retention > 0 {
+		var ok bool
+		if purger, ok = svc.store.(facematch.Admin); !ok {
+			return errors.New("--retention: this store cannot purge sessions yet (it lacks facematch.Admin's methods)")
+		}
+	}
 
 	listeners, servers, err := listen(o, svc, logger)
 	if err != nil {
 		return err
 	}
 	if o.demo {
-		if err := seedDemo(ctx, svc.store, cfg.Data, "http://"+listeners[0].Addr().String(), c.getenv, c.stdout); err != nil {
+		if err := seedDemo(ctx, svc.store, *cfg.Store.data, "http://"+listeners[0].Addr().String(), c.getenv, c.stdout); err != nil {
+			for _, ln := range listeners {
+				ln.Close()
+			}
 			return err
 		}
 	}
 	attrs := []any{slog.String("addr", listeners[0].Addr().String()), slog.Int("workers", svc.workers()), slog.Bool("sandbox_only", cfg.SandboxOnly),
-		slog.String("data", cfg.Data), slog.Duration("startup", time.Since(start))}
+		slog.String("data", *cfg.Store.data), slog.Duration("startup", time.Since(start))}
 	if len(listeners) > 1 {
 		attrs = append(attrs, slog.String("metrics_addr", listeners[1].Addr().String()))
 	}
@@ -130,8 +140,8 @@ func serve(ctx context.Context, c *cmdContext, args []string) error {
 	bctx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	var background sync.WaitGroup
 	background.Go(func() { svc.dispatcher.Run(bctx) })
-	if o.retention > 0 {
-		background.Go(func() { purgeEveryHour(bctx, svc.store, o.retention, logger) })
+	if purger != nil {
+		background.Go(func() { purgeEveryHour(bctx, purger, o.retention, logger) })
 	}
 	defer func() { stopBackground(); background.Wait() }()
 	select {
@@ -235,7 +245,7 @@ type demoKeys struct {
 // seedDemo creates, on the first start on a data folder, a demo organization with 100
 // credits, a live and a sandbox application with a key each, and prints the keys with a curl
 // command that compares two photos of the shared fixtures.
-func seedDemo(ctx context.Context, db *sqlite.DB, dataDir, baseURL string, getenv Env, out io.Writer) error {
+func seedDemo(ctx context.Context, db facematch.Store, dataDir, baseURL string, getenv Env, out io.Writer) error {
 	path := filepath.Join(dataDir, "demo-keys.json")
 	var keys demoKeys
 	if b, err := os.ReadFile(path); err == nil {

@@ -11,14 +11,17 @@ import (
 	"github.com/facematch/facematch/matcher"
 	"github.com/facematch/facematch/sandbox"
 	"github.com/facematch/facematch/server"
-	"github.com/facematch/facematch/sqlite"
 	"github.com/facematch/facematch/webhook"
 )
 
 // serviceConfig is everything the service is built from: serve's flags and environment, parsed
 // and checked.
 type serviceConfig struct {
-	Data, Models string
+	// Store is where the data is: the SQLite folder of --data, or --database-url's PostgreSQL.
+	Store  storeFlags
+	Models string
+	// ReplicaLease is how long what this server holds stays its own after it stops renewing.
+	ReplicaLease time.Duration
 	Workers      int
 	// SandboxOnly builds the service without a matcher: no models are loaded, live keys get 503.
 	SandboxOnly bool
@@ -40,33 +43,29 @@ type serviceConfig struct {
 // service is the wired API: the store, the matcher (nil in sandbox-only mode), the webhook
 // dispatcher and the HTTP server, built in one place from a serviceConfig.
 type service struct {
-	store      *sqlite.DB
+	store      facematch.Store
+	closeStore func()
+	endLease   func()
 	matcher    *matcher.Matcher
 	metrics    *server.Metrics
 	dispatcher *webhook.Dispatcher
 	server     *server.Server
 }
 
-// wire builds the service. started is when this process started: credits reserved before it
-// belong to calls a crash interrupted. On error, whatever was opened is closed.
-func wire(ctx context.Context, cfg serviceConfig, logger *slog.Logger, started time.Time) (_ *service, err error) {
+// wire builds the service: it opens the store (on SQLite, holding the data folder's lock), takes
+// the server's lease, makes --sandbox-key valid, loads the matcher unless sandbox-only, and
+// builds the webhook dispatcher and the HTTP server. On error, whatever was opened is closed.
+func wire(ctx context.Context, cfg serviceConfig, logger *slog.Logger) (_ *service, err error) {
 	s := &service{metrics: server.NewMetrics(nil)}
 	defer func() {
 		if err != nil {
 			s.Close()
 		}
 	}()
-	if s.store, err = sqlite.Open(ctx, cfg.Data); err != nil {
+	if s.store, s.closeStore, err = openServeStore(ctx, cfg.Store, logger); err != nil {
 		return nil, err
 	}
-	// This server is the only one on its SQLite file: a credit still reserved from before it
-	// started belongs to a call a crash interrupted, which never got a 200.
-	if n, err := s.store.ReleaseReservationsBefore(ctx, started); err != nil {
-		return nil, err
-	} else if n > 0 {
-		logger.Info("released credits of interrupted calls", slog.Int("credits", n))
-	}
-	if err := s.store.ReleaseDeliveryLeases(ctx); err != nil {
+	if s.endLease, err = holdLease(ctx, s.store, cfg.ReplicaLease, logger); err != nil {
 		return nil, err
 	}
 	if cfg.SandboxKey != "" {
@@ -101,15 +100,18 @@ func wire(ctx context.Context, cfg serviceConfig, logger *slog.Logger, started t
 	return s, nil
 }
 
-// Close closes the matcher and the store.
-func (s *service) Close() error {
+// Close drops the lease (once the requests and deliveries under way have finished: call it
+// last), closes the matcher and the store.
+func (s *service) Close() {
+	if s.endLease != nil {
+		s.endLease()
+	}
 	if s.matcher != nil {
 		s.matcher.Close()
 	}
-	if s.store != nil {
-		return s.store.Close()
+	if s.closeStore != nil {
+		s.closeStore()
 	}
-	return nil
 }
 
 // workers is how many recognizers the service runs: none without a matcher.

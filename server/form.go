@@ -15,7 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/facematch/facematch"
-	"github.com/facematch/facematch/imaging"
+	"github.com/facematch/facematch/imageinfo"
 	"github.com/facematch/facematch/webhook"
 )
 
@@ -34,15 +34,15 @@ const (
 )
 
 // allowedExtensions maps each accepted file name extension to the format its content must be.
-var allowedExtensions = map[string]imaging.Format{
-	"tiff": imaging.TIFF, "jpg": imaging.JPEG, "jpeg": imaging.JPEG, "png": imaging.PNG, "webp": imaging.WebP,
+var allowedExtensions = map[string]imageinfo.Format{
+	"tiff": imageinfo.TIFF, "jpg": imageinfo.JPEG, "jpeg": imageinfo.JPEG, "png": imageinfo.PNG, "webp": imageinfo.WebP,
 }
 
 // upload is one image part of the form, checked down to its header.
 type upload struct {
 	filename string
 	data     []byte
-	header   imaging.Header
+	header   imageinfo.Header
 }
 
 // faceMatchForm is a validated POST /v3/face-match/ request.
@@ -180,11 +180,11 @@ func checkImage(name string, p part, errs facematch.FieldErrors) upload {
 		errs.Add(name, fmt.Sprintf("Ensure this file is at most %d bytes (5 MiB).", MaxImageBytes))
 		return upload{}
 	}
-	h, err := imaging.ReadHeader(p.data)
-	var tooLarge *imaging.TooLargeError
+	h, err := imageinfo.ReadHeader(p.data)
+	var tooLarge *imageinfo.TooLargeError
 	switch {
 	case errors.As(err, &tooLarge):
-		errs.Add(name, fmt.Sprintf("Image too large: %dx%d pixels; at most %d megapixels are accepted.", tooLarge.Width, tooLarge.Height, imaging.MaxPixels/1_000_000))
+		errs.Add(name, fmt.Sprintf("Image too large: %dx%d pixels; at most %d megapixels are accepted.", tooLarge.Width, tooLarge.Height, imageinfo.MaxPixels/1_000_000))
 		return upload{}
 	case err != nil:
 		errs.Add(name, msgNotImage)

@@ -81,7 +81,7 @@ type destinationInput struct {
 
 // parseDestination checks a destination body: every field's rules and, for a URL, the address
 // guard (FM-WH-5). On creation label and url are required and the defaults apply.
-func (s *Server) parseDestination(ctx context.Context, body []byte, create bool) (destinationInput, facematch.FieldErrors) {
+func parseDestination(ctx context.Context, guard *webhook.Guard, body []byte, create bool) (destinationInput, facematch.FieldErrors) {
 	errs := facematch.FieldErrors{}
 	var in destinationInput
 	var fields map[string]json.RawMessage
@@ -115,7 +115,7 @@ func (s *Server) parseDestination(ctx context.Context, body []byte, create bool)
 		case len(v) > 2048:
 			errs.Add("url", "Ensure this field has no more than 2048 characters.")
 		default:
-			if err := s.cfg.Guard.CheckURL(ctx, v); err != nil {
+			if err := guard.CheckURL(ctx, v); err != nil {
 				errs.Add("url", err.Error())
 			} else {
 				in.update.URL = &v
@@ -172,16 +172,6 @@ func (s *Server) parseDestination(ctx context.Context, body []byte, create bool)
 	return in, errs
 }
 
-// validated merges the document's complaints with a handler's own.
-func validated(ctx context.Context, ours facematch.FieldErrors) error {
-	for field, msgs := range validationFrom(ctx).fields {
-		if _, have := ours[field]; !have && !(field == "non_field_errors" && len(ours) > 0) {
-			ours[field] = msgs
-		}
-	}
-	return ours.Err()
-}
-
 // destinationID reads the {uuid} of a destination route; anything but a UUID is not found.
 func destinationID(r *http.Request) (string, error) {
 	id := mux.Vars(r)["uuid"]
@@ -192,14 +182,14 @@ func destinationID(r *http.Request) (string, error) {
 }
 
 // handleCreateDestination serves POST /v3/webhook/destinations/.
-func (s *Server) handleCreateDestination() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		in, errs := s.parseDestination(r.Context(), validationFrom(r.Context()).body, true)
-		if err := validated(r.Context(), errs); err != nil {
+func (s *Server) handleCreateDestination(dests facematch.Destinations, guard *webhook.Guard) validatedHandler {
+	return func(w http.ResponseWriter, r *http.Request, v *validation) {
+		in, errs := parseDestination(r.Context(), guard, v.body, true)
+		if err := v.merge(errs).Err(); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		d, err := s.cfg.Store.CreateDestination(r.Context(), facematch.Destination{
+		d, err := dests.CreateDestination(r.Context(), facematch.Destination{
 			AppID: callerFrom(r.Context()).App.ID, Label: *in.update.Label, URL: *in.update.URL,
 			SubscribedEvents: in.update.SubscribedEvents, Enabled: *in.update.Enabled, Secret: webhook.NewSecret(),
 		})
@@ -208,13 +198,13 @@ func (s *Server) handleCreateDestination() http.Handler {
 			return
 		}
 		writeJSON(w, http.StatusCreated, toDestinationJSON(d, true))
-	})
+	}
 }
 
 // handleListDestinations serves GET /v3/webhook/destinations/: no secrets.
-func (s *Server) handleListDestinations() http.Handler {
+func (s *Server) handleListDestinations(dests facematch.Destinations) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ds, err := s.cfg.Store.Destinations(r.Context(), callerFrom(r.Context()).App.ID)
+		ds, err := dests.Destinations(r.Context(), callerFrom(r.Context()).App.ID)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -228,19 +218,19 @@ func (s *Server) handleListDestinations() http.Handler {
 }
 
 // handleGetDestination serves GET /v3/webhook/destinations/{uuid}/ with its delivery summary.
-func (s *Server) handleGetDestination() http.Handler {
+func (s *Server) handleGetDestination(dests facematch.Destinations) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := destinationID(r)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		d, err := s.cfg.Store.Destination(r.Context(), callerFrom(r.Context()).App.ID, id)
+		d, err := dests.Destination(r.Context(), callerFrom(r.Context()).App.ID, id)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		sum, err := s.cfg.Store.DeliverySummary(r.Context(), d.ID)
+		sum, err := dests.DeliverySummary(r.Context(), d.ID)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -252,15 +242,15 @@ func (s *Server) handleGetDestination() http.Handler {
 }
 
 // handleUpdateDestination serves PATCH /v3/webhook/destinations/{uuid}/.
-func (s *Server) handleUpdateDestination() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleUpdateDestination(dests facematch.Destinations, guard *webhook.Guard) validatedHandler {
+	return func(w http.ResponseWriter, r *http.Request, v *validation) {
 		id, err := destinationID(r)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		in, errs := s.parseDestination(r.Context(), validationFrom(r.Context()).body, false)
-		if err := validated(r.Context(), errs); err != nil {
+		in, errs := parseDestination(r.Context(), guard, v.body, false)
+		if err := v.merge(errs).Err(); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
@@ -268,21 +258,21 @@ func (s *Server) handleUpdateDestination() http.Handler {
 			secret := webhook.NewSecret()
 			in.update.Secret = &secret
 		}
-		d, err := s.cfg.Store.UpdateDestination(r.Context(), callerFrom(r.Context()).App.ID, id, in.update)
+		d, err := dests.UpdateDestination(r.Context(), callerFrom(r.Context()).App.ID, id, in.update)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, toDestinationJSON(d, in.rotate))
-	})
+	}
 }
 
 // handleDeleteDestination serves DELETE /v3/webhook/destinations/{uuid}/.
-func (s *Server) handleDeleteDestination() http.Handler {
+func (s *Server) handleDeleteDestination(dests facematch.Destinations) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := destinationID(r)
 		if err == nil {
-			err = s.cfg.Store.DeleteDestination(r.Context(), callerFrom(r.Context()).App.ID, id)
+			err = dests.DeleteDestination(r.Context(), callerFrom(r.Context()).App.ID, id)
 		}
 		if err != nil {
 			s.writeError(w, r, err)

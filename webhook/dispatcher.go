@@ -39,7 +39,7 @@ func ParseBackoff(s string) ([]time.Duration, error) {
 // at once, and records every attempt. Deliveries are durable, so whatever is pending when the
 // process stops is attempted after it starts again.
 type Dispatcher struct {
-	Store       facematch.Webhooks
+	Store       facematch.Outbox
 	Guard       *Guard
 	Backoff     []time.Duration
 	Concurrency int

@@ -1,4 +1,4 @@
-package facematch
+package contract
 
 import (
 	"bytes"
@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -19,14 +18,17 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/facematch/facematch"
+	"github.com/facematch/facematch/internal/shared"
 )
 
 // loadDoc loads the embedded document, failing the test when it does not parse or validate.
 func loadDoc(t *testing.T) *openapi3.T {
 	t.Helper()
-	doc, err := LoadOpenAPI()
+	doc, err := Load()
 	if err != nil {
-		t.Fatalf("LoadOpenAPI: %v", err)
+		t.Fatalf("Load: %v", err)
 	}
 	return doc
 }
@@ -192,8 +194,8 @@ func TestOpenAPISandboxExampleIsAFaceMatchResponse(t *testing.T) {
 	// The example is reachable from the 200 of POST /v3/face-match/.
 	op := doc.Paths.Value("/v3/face-match/").Post
 	media := op.Responses.Value("200").Value.Content.Get("application/json")
-	if ref := media.Examples["SandboxFaceMatch"]; ref == nil || ref.Ref != "#/components/examples/SandboxFaceMatch" {
-		t.Errorf("the 200 of faceMatch does not reference SandboxFaceMatch")
+	if ref := media.Examples["approved"]; ref == nil || ref.Ref != "#/components/examples/SandboxFaceMatch" {
+		t.Errorf("the 200 of faceMatch does not name SandboxFaceMatch as its approved example")
 	}
 
 	// A mutated copy must fail: the schema is strict.
@@ -246,17 +248,9 @@ func TestOpenAPIFaceMatchIsMultipartOnly(t *testing.T) {
 	}
 }
 
-// sharedDir is the directory of the shared contract: FACEMATCH_SHARED or ../shared.
-func sharedDir() string {
-	if dir := os.Getenv("FACEMATCH_SHARED"); dir != "" {
-		return dir
-	}
-	return filepath.Join("..", "shared")
-}
-
 // The document encodes every rule of the contract: each rule id appears in it.
 func TestOpenAPIMentionsEveryRuleID(t *testing.T) {
-	path := filepath.Join(sharedDir(), "spec", "face-match.md")
+	path := shared.Path(t, "spec", "face-match.md")
 	spec, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatalf("read the contract (set FACEMATCH_SHARED to the shared directory): %v", err)
@@ -272,7 +266,7 @@ func TestOpenAPIMentionsEveryRuleID(t *testing.T) {
 			continue
 		}
 		seen[id] = true
-		if !bytes.Contains(OpenAPISpec, []byte("["+id+"]")) {
+		if !bytes.Contains(facematch.OpenAPISpec, []byte("["+id+"]")) {
 			t.Errorf("openapi.yaml does not mention [%s]", id)
 		}
 	}
