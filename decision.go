@@ -62,7 +62,9 @@ func Decision(s Session, imageURL func(kind string) string) SessionDecision {
 }
 
 // StatusUpdated is the body of a status.updated webhook delivery (FM-WH-2): the event and the
-// session's decision, rendered as canonical JSON by the webhook package.
+// session's decision, rendered as canonical JSON by the webhook package. Timestamp is the time
+// of the attempt that carries the body: the outbox keeps the body as first rendered, and each
+// attempt renders it again with its own time (FM-WH-3).
 type StatusUpdated struct {
 	SessionID   string          `json:"session_id"`
 	Status      string          `json:"status"`

@@ -355,10 +355,13 @@ func TestOpenAPIFaceMatchRequestValidation(t *testing.T) {
 		{name: "minimal", files: images},
 		{name: "all fields", files: images, fields: [][2]string{
 			{"face_match_score_decline_threshold", "55.5"}, {"rotate_image", "TRUE"},
-			{"save_api_request", "off"}, {"vendor_data", "user-123"}, {"metadata", `{"flow":"login"}`},
+			{"save_api_request", "f"}, {"vendor_data", "user-123"}, {"metadata", `{"flow":"login"}`},
 		}},
 		{name: "unknown field ignored", files: images, fields: [][2]string{{"colour", "blue"}}},
-		{name: "booleans any case", files: images, fields: [][2]string{{"rotate_image", "Yes"}, {"save_api_request", "0"}}},
+		// The booleans are typed as booleans, so that generated SDKs expose them as such; a generic
+		// validator reads the words strconv.ParseBool knows, and the server reads all of
+		// FM-VAL-2's words (yes/no/on/off too) before its schema check (server tests).
+		{name: "booleans", files: images, fields: [][2]string{{"rotate_image", "True"}, {"save_api_request", "0"}}},
 		{name: "threshold bounds", files: images, fields: [][2]string{{"face_match_score_decline_threshold", "0"}}},
 		{name: "threshold 101", files: images, fields: [][2]string{{"face_match_score_decline_threshold", "101"}},
 			wantFields: []string{"face_match_score_decline_threshold"}},
@@ -376,8 +379,8 @@ func TestOpenAPIFaceMatchRequestValidation(t *testing.T) {
 		{name: "vendor_data too long", files: images, fields: [][2]string{{"vendor_data", strings.Repeat("x", 1025)}},
 			wantFields: []string{"vendor_data"}},
 		{name: "several bad fields at once", files: images[1:], fields: [][2]string{
-			{"face_match_score_decline_threshold", "101"}, {"rotate_image", "maybe"},
-		}, wantFields: []string{"face_match_score_decline_threshold", "rotate_image", "user_image"}},
+			{"face_match_score_decline_threshold", "101"}, {"vendor_data", strings.Repeat("x", 1025)},
+		}, wantFields: []string{"face_match_score_decline_threshold", "user_image", "vendor_data"}},
 		{name: "not multipart", contentType: "application/json", wantFields: []string{"non_field_errors"}},
 	}
 	for _, tt := range tests {
@@ -435,6 +438,12 @@ func validateResponse(t *testing.T, doc *openapi3.T, method, path string, status
 		header = http.Header{}
 	}
 	header.Set("Content-Type", "application/json")
+	// Every answer carries X-Request-Id; a test that wants it missing sets it empty.
+	if v, ok := header["X-Request-Id"]; !ok {
+		header.Set("X-Request-Id", "0b6f1f0e-9c55-4a8e-8f3b-7f2f6b1d2c44")
+	} else if len(v) == 1 && v[0] == "" {
+		header.Del("X-Request-Id")
+	}
 	return openapi3filter.ValidateResponse(context.Background(), &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
 		Status:                 status,
@@ -496,6 +505,9 @@ func TestOpenAPIResponseValidation(t *testing.T) {
 		{"500 generic", "POST", faceMatch, 500, nil, `{"detail": "A server error occurred."}`, true},
 		{"401 undeclared", "POST", faceMatch, 401, nil, `{"detail": "x"}`, false},
 		{"decision 404", "GET", decision, 404, limits(), `{"detail": "Not found."}`, true},
+		{"404 without X-Request-Id (optional for other servers)", "GET", decision, 404, limits("X-Request-Id", ""), `{"detail": "Not found."}`, true},
+		{"405 with the key's headers", "POST", faceMatch, 405, limits(), `{"detail": "Method \"PUT\" not allowed."}`, true},
+		{"405 without the key's headers", "POST", faceMatch, 405, nil, `{"detail": "Method \"PUT\" not allowed."}`, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -507,5 +519,37 @@ func TestOpenAPIResponseValidation(t *testing.T) {
 				t.Errorf("invalid response accepted")
 			}
 		})
+	}
+}
+
+// [FM-RESP-4] The warnings of openapi.yaml's examples carry the texts the server writes, from
+// their one source in the domain package.
+func TestOpenAPIWarningTextsAreTheServers(t *testing.T) {
+	doc := loadDoc(t)
+	want := map[string][2]string{
+		facematch.RiskLowSimilarity:    {facematch.LowSimilarityShort, facematch.LowSimilarityLong},
+		facematch.RiskNoReferenceImage: {facematch.NoReferenceImageShort, facematch.NoReferenceImageLong},
+	}
+	seen := map[string]bool{}
+	for name, ex := range doc.Components.Examples {
+		raw, err := json.Marshal(ex.Value.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			FaceMatch *facematch.FaceMatch `json:"face_match"`
+		}
+		if json.Unmarshal(raw, &body) != nil || body.FaceMatch == nil {
+			continue
+		}
+		for _, w := range body.FaceMatch.Warnings {
+			seen[w.Risk] = true
+			if got := [2]string{w.ShortDescription, w.LongDescription}; got != want[w.Risk] {
+				t.Errorf("example %s, %s: %q, the server writes %q", name, w.Risk, got, want[w.Risk])
+			}
+		}
+	}
+	if len(seen) != len(want) {
+		t.Errorf("examples show the risks %v, want both", seen)
 	}
 }

@@ -10,14 +10,14 @@ import (
 	"github.com/facematch/facematch"
 )
 
-const destinationColumns = `id, app_id, label, url, subscribed_events, enabled, secret, created_us, updated_us`
+const destinationColumns = `id, app_id, label, url, subscribed_events, enabled, secret, created_us, updated_us, webhook_version`
 
 func scanDestination(row pgx.Row) (facematch.Destination, error) {
 	var (
 		d                facematch.Destination
 		created, updated int64
 	)
-	if err := row.Scan(&d.ID, &d.AppID, &d.Label, &d.URL, &d.SubscribedEvents, &d.Enabled, &d.Secret, &created, &updated); err != nil {
+	if err := row.Scan(&d.ID, &d.AppID, &d.Label, &d.URL, &d.SubscribedEvents, &d.Enabled, &d.Secret, &created, &updated, &d.WebhookVersion); err != nil {
 		return d, err
 	}
 	if d.SubscribedEvents == nil {
@@ -40,9 +40,12 @@ func (db *DB) CreateDestination(ctx context.Context, d facematch.Destination) (f
 	d.ID = newID()
 	d.CreatedAt = db.Now().UTC()
 	d.UpdatedAt = d.CreatedAt
+	if d.WebhookVersion == "" {
+		d.WebhookVersion = facematch.DefaultWebhookVersion
+	}
 	tag, err := db.pool.Exec(ctx, `INSERT INTO webhook_destinations (`+destinationColumns+`)
-		SELECT $1, id, $3, $4, $5, $6, $7, $8, $9 FROM applications WHERE id = $2`,
-		d.ID, d.AppID, d.Label, d.URL, events(d.SubscribedEvents), d.Enabled, d.Secret, micros(d.CreatedAt), micros(d.UpdatedAt))
+		SELECT $1, id, $3, $4, $5, $6, $7, $8, $9, $10 FROM applications WHERE id = $2`,
+		d.ID, d.AppID, d.Label, d.URL, events(d.SubscribedEvents), d.Enabled, d.Secret, micros(d.CreatedAt), micros(d.UpdatedAt), d.WebhookVersion)
 	if err == nil && tag.RowsAffected() == 0 {
 		err = notFound("application " + d.AppID)
 	}
@@ -103,9 +106,12 @@ func (db *DB) UpdateDestination(ctx context.Context, appID, id string, u facemat
 		if u.Secret != nil {
 			d.Secret = *u.Secret
 		}
+		if u.WebhookVersion != nil {
+			d.WebhookVersion = *u.WebhookVersion
+		}
 		d.UpdatedAt = db.Now().UTC()
-		_, err = tx.Exec(ctx, `UPDATE webhook_destinations SET label = $1, url = $2, subscribed_events = $3, enabled = $4, secret = $5, updated_us = $6 WHERE id = $7`,
-			d.Label, d.URL, events(d.SubscribedEvents), d.Enabled, d.Secret, micros(d.UpdatedAt), d.ID)
+		_, err = tx.Exec(ctx, `UPDATE webhook_destinations SET label = $1, url = $2, subscribed_events = $3, enabled = $4, secret = $5, updated_us = $6, webhook_version = $7 WHERE id = $8`,
+			d.Label, d.URL, events(d.SubscribedEvents), d.Enabled, d.Secret, micros(d.UpdatedAt), d.WebhookVersion, d.ID)
 		return err
 	})
 	return d, err

@@ -62,6 +62,14 @@ func New() (*Responder, error) {
 		if err := json.Unmarshal(body.FaceMatch, &check); err != nil {
 			return nil, fmt.Errorf("example %s: %w", name, err)
 		}
+		// FM-RESP-3: typed clients of the provider expect every entity's values filled.
+		for _, img := range []facematch.ImageResult{check.User, check.Ref} {
+			for _, e := range img.Entities {
+				if e.Confidence == nil || e.Age == nil || e.Gender == nil {
+					return nil, fmt.Errorf("example %s: an entity without confidence, age or gender", name)
+				}
+			}
+		}
 		r.faceMatches[name] = body.FaceMatch
 		r.names = append(r.names, name)
 	}

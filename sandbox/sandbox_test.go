@@ -11,7 +11,7 @@ import (
 	"github.com/facematch/facematch"
 )
 
-// [FM-SBX-1] [FM-SBX-2] Each named example answers its own decision, with the caller's request
+// [FM-SBX-1] [FM-SBX-2] [FM-RESP-3] Each named example answers its own decision, with the caller's request
 // id, time, vendor_data and metadata; no name means approved; an unknown name is an EINVALID
 // error under non_field_errors that lists the known names.
 func TestRespond(t *testing.T) {
@@ -49,6 +49,12 @@ func TestRespond(t *testing.T) {
 		}
 		if resp.RequestID != "req-1" || *resp.VendorData != vd || string(resp.Metadata) != string(meta) || time.Time(resp.CreatedAt) != now {
 			t.Errorf("%q: envelope %+v", c.name, resp)
+		}
+		// FM-RESP-3: typed clients of the provider expect every entity's values filled.
+		for _, e := range append(fm.User.Entities, fm.Ref.Entities...) {
+			if e.Confidence == nil || *e.Confidence <= 0 || *e.Confidence > 1 || e.Age == nil || *e.Age <= 0 || e.Gender == nil || (*e.Gender != "male" && *e.Gender != "female") {
+				t.Errorf("%q: entity %+v: want confidence, age and gender filled", c.name, e)
+			}
 		}
 	}
 	// Answers do not share memory: changing one leaves the next intact.
@@ -92,6 +98,27 @@ func TestPreferredExample(t *testing.T) {
 		}
 		if got := PreferredExample(h); got != c.want {
 			t.Errorf("Prefer %q: %q, want %q", c.headers, got, c.want)
+		}
+	}
+}
+
+// [FM-RESP-3] Every example's entities are filled, as typed clients of the provider expect: a
+// confidence within 0-1, an age, and gender "male" or "female".
+func TestEntitiesFilled(t *testing.T) {
+	r, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range r.Names() {
+		resp, err := r.Respond(name, "req", time.Now(), nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range append(resp.FaceMatch.User.Entities, resp.FaceMatch.Ref.Entities...) {
+			if e.Confidence == nil || *e.Confidence <= 0 || *e.Confidence > 1 || e.Age == nil || *e.Age <= 0 ||
+				e.Gender == nil || (*e.Gender != "male" && *e.Gender != "female") {
+				t.Fatalf("example %s: entity %+v, want confidence, age and gender filled", name, e)
+			}
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -130,7 +131,7 @@ func FuzzFaceMatchForm(f *testing.F) {
 		}
 		for _, u := range []upload{form.user, form.ref} {
 			ext := strings.ToLower(strings.TrimPrefix(path.Ext(u.filename), "."))
-			if len(u.data) == 0 || len(u.data) > MaxImageBytes || allowedExtensions[ext] != u.header.Format ||
+			if len(u.data) == 0 || len(u.data) > MaxImageBytes || !allowedExtensions[ext] || u.header.Format == "" ||
 				u.header.Width*u.header.Height > imaging.MaxPixels {
 				t.Fatalf("accepted image %q: %d bytes, %+v", u.filename, len(u.data), u.header)
 			}
@@ -198,7 +199,7 @@ func FuzzMetadata(f *testing.F) {
 
 // destinationFields are the fields a destination body may carry.
 var destinationFields = map[string]struct{}{
-	"label": {}, "url": {}, "subscribed_events": {}, "enabled": {}, "rotate_secret_key": {},
+	"label": {}, "url": {}, "subscribed_events": {}, "enabled": {}, "rotate_secret_key": {}, "webhook_version": {},
 }
 
 func FuzzDestination(f *testing.F) {
@@ -229,7 +230,7 @@ func FuzzDestination(f *testing.F) {
 			return
 		}
 		u := in.update
-		if create && (u.Label == nil || u.URL == nil || u.Enabled == nil || len(u.SubscribedEvents) == 0) {
+		if create && (u.Label == nil || u.URL == nil || u.Enabled == nil || len(u.SubscribedEvents) == 0 || u.WebhookVersion == nil) {
 			t.Fatalf("created from %q without every field: %+v", body, u)
 		}
 		if u.Label != nil && (strings.TrimSpace(*u.Label) == "" || utf8.RuneCountInString(*u.Label) > 255) {
@@ -241,9 +242,12 @@ func FuzzDestination(f *testing.F) {
 			}
 		}
 		for _, e := range u.SubscribedEvents {
-			if e != facematch.EventStatusUpdated {
+			if !slices.Contains(facematch.WebhookEvents, e) {
 				t.Fatalf("accepted event %q", e)
 			}
+		}
+		if v := u.WebhookVersion; v != nil && !slices.Contains(facematch.WebhookVersions, *v) {
+			t.Fatalf("accepted webhook_version %q", *v)
 		}
 	})
 }

@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -27,24 +29,26 @@ type destinationJSON struct {
 	CreatedAt        facematch.Timestamp `json:"created_at"`
 	UpdatedAt        facematch.Timestamp `json:"updated_at"`
 	SecretSharedKey  *string             `json:"secret_shared_key,omitempty"`
-	Deliveries       *deliveriesJSON     `json:"deliveries,omitempty"`
+	Summary          *summaryJSON        `json:"summary,omitempty"`
 }
 
-// deliveriesJSON is the delivery summary of a destination (FM-WH-4).
-type deliveriesJSON struct {
-	Total          int                  `json:"total"`
-	Failed         int                  `json:"failed"`
-	ErrorRate      *float64             `json:"error_rate"`
-	MinResponseMS  *float64             `json:"min_response_ms"`
-	AvgResponseMS  *float64             `json:"avg_response_ms"`
-	MaxResponseMS  *float64             `json:"max_response_ms"`
-	LastDeliveryAt *facematch.Timestamp `json:"last_delivery_at"`
+// summaryJSON is the delivery summary of a destination under the provider's names (FM-WH-1,
+// FM-WH-4). Every attempt counts as a delivery; response times cover the attempts that got an
+// HTTP answer and are null while there is none.
+type summaryJSON struct {
+	TotalDeliveries     int                  `json:"total_deliveries"`
+	FailedDeliveries    int                  `json:"failed_deliveries"`
+	ErrorRatePercentage float64              `json:"error_rate_percentage"`
+	MinResponseTimeMS   *float64             `json:"min_response_time_ms"`
+	AvgResponseTimeMS   *float64             `json:"avg_response_time_ms"`
+	MaxResponseTimeMS   *float64             `json:"max_response_time_ms"`
+	LastDeliveryAt      *facematch.Timestamp `json:"last_delivery_at"`
 }
 
 func toDestinationJSON(d facematch.Destination, withSecret bool) destinationJSON {
 	out := destinationJSON{
 		UUID: d.ID, Label: d.Label, URL: d.URL, SubscribedEvents: d.SubscribedEvents, Enabled: d.Enabled,
-		WebhookVersion: facematch.WebhookVersion, CreatedAt: facematch.Timestamp(d.CreatedAt), UpdatedAt: facematch.Timestamp(d.UpdatedAt),
+		WebhookVersion: d.WebhookVersion, CreatedAt: facematch.Timestamp(d.CreatedAt), UpdatedAt: facematch.Timestamp(d.UpdatedAt),
 	}
 	if withSecret {
 		s := d.Secret
@@ -53,7 +57,7 @@ func toDestinationJSON(d facematch.Destination, withSecret bool) destinationJSON
 	return out
 }
 
-func toDeliveriesJSON(s facematch.DeliverySummary) *deliveriesJSON {
+func toSummaryJSON(s facematch.DeliverySummary) *summaryJSON {
 	ms := func(d *time.Duration) *float64 {
 		if d == nil {
 			return nil
@@ -61,10 +65,10 @@ func toDeliveriesJSON(s facematch.DeliverySummary) *deliveriesJSON {
 		v := float64(d.Microseconds()) / 1000
 		return &v
 	}
-	out := &deliveriesJSON{Total: s.Total, Failed: s.Failed, MinResponseMS: ms(s.MinResponse), AvgResponseMS: ms(s.AvgResponse), MaxResponseMS: ms(s.MaxResponse)}
+	out := &summaryJSON{TotalDeliveries: s.Total, FailedDeliveries: s.Failed,
+		MinResponseTimeMS: ms(s.MinResponse), AvgResponseTimeMS: ms(s.AvgResponse), MaxResponseTimeMS: ms(s.MaxResponse)}
 	if s.Total > 0 {
-		r := float64(s.Failed) / float64(s.Total)
-		out.ErrorRate = &r
+		out.ErrorRatePercentage = math.Round(float64(s.Failed)/float64(s.Total)*10000) / 100
 	}
 	if s.LastDeliveryAt != nil {
 		t := facematch.Timestamp(*s.LastDeliveryAt)
@@ -136,7 +140,7 @@ func parseDestination(ctx context.Context, guard *webhook.Guard, body []byte, cr
 			seen := map[string]bool{}
 			for _, e := range v {
 				switch {
-				case e != facematch.EventStatusUpdated:
+				case !slices.Contains(facematch.WebhookEvents, e):
 					errs.Add("subscribed_events", `"`+e+`" is not a valid choice.`)
 				case seen[e]:
 					errs.Add("subscribed_events", `"`+e+`" is listed more than once.`)
@@ -146,7 +150,23 @@ func parseDestination(ctx context.Context, guard *webhook.Guard, body []byte, cr
 			in.update.SubscribedEvents = v
 		}
 	} else if create {
-		in.update.SubscribedEvents = []string{facematch.EventStatusUpdated}
+		// FM-WH-1: required, as the provider documents it; no silent default.
+		errs.Add("subscribed_events", msgRequired)
+	}
+	if raw, ok := fields["webhook_version"]; ok {
+		known++
+		var v string
+		switch {
+		case json.Unmarshal(raw, &v) != nil:
+			errs.Add("webhook_version", "Not a valid string.")
+		case !slices.Contains(facematch.WebhookVersions, v):
+			errs.Add("webhook_version", `"`+v+`" is not a valid choice.`)
+		default:
+			in.update.WebhookVersion = &v
+		}
+	} else if create {
+		v := facematch.DefaultWebhookVersion
+		in.update.WebhookVersion = &v
 	}
 	if raw, ok := fields["enabled"]; ok {
 		known++
@@ -167,7 +187,7 @@ func parseDestination(ctx context.Context, guard *webhook.Guard, body []byte, cr
 		}
 	}
 	if !create && known == 0 {
-		errs.Add("non_field_errors", "Give at least one of label, url, subscribed_events, enabled, rotate_secret_key.")
+		errs.Add("non_field_errors", "Give at least one of label, url, subscribed_events, enabled, webhook_version, rotate_secret_key.")
 	}
 	return in, errs
 }
@@ -192,6 +212,7 @@ func (s *Server) handleCreateDestination(dests facematch.Destinations, guard *we
 		d, err := dests.CreateDestination(r.Context(), facematch.Destination{
 			AppID: callerFrom(r.Context()).App.ID, Label: *in.update.Label, URL: *in.update.URL,
 			SubscribedEvents: in.update.SubscribedEvents, Enabled: *in.update.Enabled, Secret: webhook.NewSecret(),
+			WebhookVersion: *in.update.WebhookVersion,
 		})
 		if err != nil {
 			s.writeError(w, r, err)
@@ -236,7 +257,7 @@ func (s *Server) handleGetDestination(dests facematch.Destinations) http.Handler
 			return
 		}
 		out := toDestinationJSON(d, false)
-		out.Deliveries = toDeliveriesJSON(sum)
+		out.Summary = toSummaryJSON(sum)
 		writeJSON(w, http.StatusOK, out)
 	})
 }

@@ -322,25 +322,30 @@ func TestHostileTruncatedAndCorrupt(t *testing.T) {
 	e.stillServing(t, live.key)
 }
 
-// [FM-IMG-1] Content and extension must agree: a PNG named .jpg and the reverse, a WebP named
-// .tiff and a TIFF named .webp.
+// [FM-IMG-1] The content need not match the extension: a PNG named .jpg and the reverse, a WebP
+// named .tiff and a TIFF named .webp are read as what they are and matched, in live and sandbox
+// alike. A file of another format under an allowed name is still refused.
 func TestHostileRenamedFiles(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, withRealMatcher())
 	live := e.tenant(10, facematch.ModeLive)
 	sandbox := e.tenant(0, facematch.ModeSandbox)
 	src := testimg.Decode(t, photo(t, "barack_obama/obama_small.jpg").data)
 	ref := photo(t, "barack_obama/obama-240p.jpg")
-	for _, c := range []struct{ format, name, content string }{
-		{"png", "photo.jpg", "PNG"}, {"jpeg", "photo.png", "JPEG"}, {"webp", "photo.tiff", "WEBP"}, {"tiff", "photo.webp", "TIFF"},
+	for _, c := range []struct{ format, name string }{
+		{"png", "photo.jpg"}, {"jpeg", "photo.png"}, {"webp", "photo.tiff"}, {"tiff", "photo.webp"},
 	} {
 		data := testimg.Encode(t, src, c.format)
-		for _, key := range []string{live.key, sandbox.key} {
-			r := e.faceMatch(key, file{name: c.name, data: data}, ref)
-			wantFieldMessage(t, r, map[string]string{"user_image": "content is " + c.content + ", which does not match its extension"})
+		r := e.faceMatch(live.key, file{name: c.name, data: data}, ref, "save_api_request", "false")
+		wantStatus(t, r, http.StatusOK)
+		if fm := faceMatchOf(t, r).FaceMatch; fm.Status != facematch.StatusApproved || len(fm.User.Entities) == 0 {
+			t.Fatalf("%s content named %s: %s with %d faces, want Approved", c.format, c.name, fm.Status, len(fm.User.Entities))
 		}
+		wantStatus(t, e.faceMatch(sandbox.key, file{name: c.name, data: data}, ref), http.StatusOK)
 	}
-	if c := e.credits(live.org.ID); c != 10 {
-		t.Fatalf("balance %d, want 10", c)
+	gif := []byte("GIF89a\x01\x00\x01\x00\x00\x00\x00;")
+	wantFieldMessage(t, e.faceMatch(live.key, file{name: "photo.jpg", data: gif}, ref), map[string]string{"user_image": "Upload a valid image"})
+	if c := e.credits(live.org.ID); c != 6 {
+		t.Fatalf("balance %d, want 6 (four matched calls)", c)
 	}
 	e.stillServing(t, live.key)
 }
@@ -380,10 +385,13 @@ func TestHostileEmptyParts(t *testing.T) {
 	for _, key := range []string{live.key, sandbox.key} {
 		wantFieldMessage(t, e.faceMatch(key, file{name: "u.jpg"}, file{name: "r.jpg"}),
 			map[string]string{"user_image": "empty", "ref_image": "empty"})
-		wantFieldMessage(t, e.faceMatch(key, user, ref,
-			"face_match_score_decline_threshold", "", "rotate_image", "", "save_api_request", "", "metadata", ""),
-			map[string]string{"face_match_score_decline_threshold": "number", "rotate_image": "boolean",
-				"save_api_request": "boolean", "metadata": "JSON"})
+		// [FM-VAL-5] Optional fields sent blank count as absent: their defaults apply.
+		blank := e.faceMatch(key, user, ref,
+			"face_match_score_decline_threshold", "", "rotate_image", "", "save_api_request", "", "metadata", "", "vendor_data", "")
+		wantStatus(t, blank, http.StatusOK)
+		if b := faceMatchOf(t, blank); b.VendorData != nil || string(b.Metadata) != "null" {
+			t.Fatalf("blank vendor_data and metadata echoed as %v, %s; want null", b.VendorData, b.Metadata)
+		}
 		// Nameless parts and parts without any header are ignored; the images are still missing.
 		var buf bytes.Buffer
 		buf.WriteString("--b\r\nContent-Disposition: form-data; name=\"\"\r\n\r\nx\r\n--b\r\n\r\ny\r\n--b--\r\n")
@@ -395,11 +403,9 @@ func TestHostileEmptyParts(t *testing.T) {
 		wantStatus(t, r, http.StatusBadRequest)
 		fieldErrors(t, r)
 	}
-	// An empty vendor_data is a valid (empty) string.
-	r := e.faceMatch(sandbox.key, user, ref, "vendor_data", "")
-	wantStatus(t, r, http.StatusOK)
-	if c := e.credits(live.org.ID); c != 10 {
-		t.Fatalf("balance %d, want 10", c)
+	// The live blank call was saved (save_api_request's default) and billed once.
+	if c := e.credits(live.org.ID); c != 9 {
+		t.Fatalf("balance %d, want 9", c)
 	}
 	e.stillServing(t, live.key)
 }

@@ -272,9 +272,6 @@ func schemaMessage(se *openapi3.SchemaError) string {
 	case "nullable":
 		return "This field may not be null."
 	case "pattern":
-		if sch != nil && sch.Type != nil && sch.Type.Is("string") && len(sch.Pattern) > 0 && sch.Pattern[0] == '^' && bytes.Contains([]byte(sch.Pattern), []byte("[Tt][Rr][Uu][Ee]")) {
-			return msgBoolean
-		}
 		return "This value does not have the expected form."
 	case "enum":
 		return "This is not a valid choice."

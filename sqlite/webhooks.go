@@ -10,7 +10,7 @@ import (
 	"github.com/facematch/facematch"
 )
 
-const destinationColumns = `id, app_id, label, url, subscribed_events, enabled, secret, created_us, updated_us`
+const destinationColumns = `id, app_id, label, url, subscribed_events, enabled, secret, created_us, updated_us, webhook_version`
 
 func scanDestination(sc interface{ Scan(...any) error }) (facematch.Destination, error) {
 	var (
@@ -18,7 +18,7 @@ func scanDestination(sc interface{ Scan(...any) error }) (facematch.Destination,
 		events           string
 		created, updated int64
 	)
-	if err := sc.Scan(&d.ID, &d.AppID, &d.Label, &d.URL, &events, &d.Enabled, &d.Secret, &created, &updated); err != nil {
+	if err := sc.Scan(&d.ID, &d.AppID, &d.Label, &d.URL, &events, &d.Enabled, &d.Secret, &created, &updated, &d.WebhookVersion); err != nil {
 		return d, err
 	}
 	d.CreatedAt, d.UpdatedAt = fromMicros(created), fromMicros(updated)
@@ -31,13 +31,16 @@ func (db *DB) CreateDestination(ctx context.Context, d facematch.Destination) (_
 	d.ID = newID()
 	d.CreatedAt = db.Now().UTC()
 	d.UpdatedAt = d.CreatedAt
+	if d.WebhookVersion == "" {
+		d.WebhookVersion = facematch.DefaultWebhookVersion
+	}
 	events, err := json.Marshal(d.SubscribedEvents)
 	if err != nil {
 		return d, err
 	}
 	err = db.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO webhook_destinations (`+destinationColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			d.ID, d.AppID, d.Label, d.URL, string(events), d.Enabled, d.Secret, micros(d.CreatedAt), micros(d.UpdatedAt))
+		_, err := tx.ExecContext(ctx, `INSERT INTO webhook_destinations (`+destinationColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			d.ID, d.AppID, d.Label, d.URL, string(events), d.Enabled, d.Secret, micros(d.CreatedAt), micros(d.UpdatedAt), d.WebhookVersion)
 		return err
 	})
 	return d, err
@@ -100,13 +103,16 @@ func (db *DB) UpdateDestination(ctx context.Context, appID, id string, u facemat
 		if u.Secret != nil {
 			d.Secret = *u.Secret
 		}
+		if u.WebhookVersion != nil {
+			d.WebhookVersion = *u.WebhookVersion
+		}
 		d.UpdatedAt = db.Now().UTC()
 		events, err := json.Marshal(d.SubscribedEvents)
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE webhook_destinations SET label = ?, url = ?, subscribed_events = ?, enabled = ?, secret = ?, updated_us = ? WHERE id = ?`,
-			d.Label, d.URL, string(events), d.Enabled, d.Secret, micros(d.UpdatedAt), d.ID)
+		_, err = tx.ExecContext(ctx, `UPDATE webhook_destinations SET label = ?, url = ?, subscribed_events = ?, enabled = ?, secret = ?, updated_us = ?, webhook_version = ? WHERE id = ?`,
+			d.Label, d.URL, string(events), d.Enabled, d.Secret, micros(d.UpdatedAt), d.WebhookVersion, d.ID)
 		return err
 	})
 	return d, err

@@ -501,6 +501,29 @@ func testDestinations(t *testing.T, open Open) {
 	if got, err := s.Destination(ctx, a.ID, made[1].ID); err != nil || got.Label != label || got.SubscribedEvents == nil || len(got.SubscribedEvents) != 0 {
 		t.Fatalf("%#v, %v", got, err)
 	}
+	// The payload version: v3 unless asked, kept as given, changed by an update.
+	if made[0].WebhookVersion != facematch.DefaultWebhookVersion || list[0].WebhookVersion != facematch.DefaultWebhookVersion {
+		t.Fatalf("default webhook version %q, read back %q", made[0].WebhookVersion, list[0].WebhookVersion)
+	}
+	v1 := "v1"
+	d, err := s.CreateDestination(ctx, facematch.Destination{AppID: a.ID, Label: "v1", URL: "https://example.com/v1",
+		SubscribedEvents: []string{"data.updated"}, Enabled: true, Secret: "whsec_v1", WebhookVersion: v1})
+	if err != nil || d.WebhookVersion != v1 {
+		t.Fatalf("%+v, %v", d, err)
+	}
+	if got, err := other.Destination(ctx, a.ID, d.ID); err != nil || got.WebhookVersion != v1 || got.SubscribedEvents[0] != "data.updated" {
+		t.Fatalf("%+v, %v", got, err)
+	}
+	v2 := "v2"
+	if u, err := other.UpdateDestination(ctx, a.ID, d.ID, facematch.DestinationUpdate{WebhookVersion: &v2}); err != nil || u.WebhookVersion != v2 || u.Label != "v1" {
+		t.Fatalf("%+v, %v", u, err)
+	}
+	if got, _ := s.Destination(ctx, a.ID, d.ID); got.WebhookVersion != v2 {
+		t.Fatalf("webhook version %q after the update", got.WebhookVersion)
+	}
+	if err := s.DeleteDestination(ctx, a.ID, d.ID); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := s.UpdateDestination(ctx, stranger.ID, made[1].ID, facematch.DestinationUpdate{Label: &label}); true {
 		wantCode(t, "updating another application's destination", err, facematch.ENOTFOUND)
 	}
