@@ -292,7 +292,7 @@ func TestReplicasBehaveAsOneService(t *testing.T) {
 	t.Run("WebhooksDeliveredOnce", func(t *testing.T) {
 		_, key := tenant(t, dbURL, 12, false)
 		req, _ := http.NewRequest(http.MethodPost, replicas[1].base+"/v3/webhook/destinations/",
-			strings.NewReader(`{"label":"receiver","url":"`+recv.URL+`/hook"}`))
+			strings.NewReader(`{"label":"receiver","url":"`+recv.URL+`/hook","subscribed_events":["status.updated"]}`))
 		req.Header.Set("x-api-key", key)
 		req.Header.Set("Content-Type", "application/json")
 		if status, body, _ := send(t, req); status != 201 {
@@ -361,7 +361,7 @@ func TestReplicaKilledUnderLoad(t *testing.T) {
 	const credits = 200
 	orgID, key := tenant(t, dbURL, credits, false)
 	req, _ := http.NewRequest(http.MethodPost, replicas[1].base+"/v3/webhook/destinations/",
-		strings.NewReader(`{"label":"receiver","url":"`+recv.URL+`/hook"}`))
+		strings.NewReader(`{"label":"receiver","url":"`+recv.URL+`/hook","subscribed_events":["status.updated"]}`))
 	req.Header.Set("x-api-key", key)
 	req.Header.Set("Content-Type", "application/json")
 	if status, body, _ := send(t, req); status != 201 {
