@@ -15,7 +15,7 @@ SHARED ?= $(CURDIR)/../shared
 export FACEMATCH_SHARED := $(abspath $(SHARED))
 
 .DEFAULT_GOAL := build
-.PHONY: build deps run test bench scalebench calibration clean
+.PHONY: build deps run test bench scalebench calibration clean sandbox-smoke
 
 include tools/models.mk
 -include conformance/conformance.mk
@@ -40,8 +40,10 @@ deps:
 		ln -sf /usr/lib/x86_64-linux-gnu/libopenblas.so.0 /usr/local/lib/libcblas.so && ldconfig; \
 	fi
 
+# The commit is stamped for `facematch version` also where Go's own VCS stamping does not reach
+# (a git worktree, GOFLAGS=-buildvcs=false).
 build: deps
-	$(GO) build -o bin/facematch ./cmd/facematch
+	$(GO) build -ldflags "-X github.com/facematch/facematch/cli.commit=$$(git rev-parse HEAD 2>/dev/null)" -o bin/facematch ./cmd/facematch
 
 run: deps models build
 	bin/facematch serve --demo --data data --models models
@@ -55,6 +57,12 @@ test: deps models bin/dlibraw build
 	$(GO) test -count=1 -timeout 20m ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(CI_FUZZTIME)
 	$(MAKE) --no-print-directory conformance-all
+	$(MAKE) --no-print-directory sandbox-smoke
+
+# sandbox-smoke starts the image as an SDK author does (default command, FACEMATCH_SANDBOX_KEY
+# only) and runs the plain-Python client against it.
+sandbox-smoke: image
+	tools/sandbox/smoke.sh $(IMAGE)
 
 bench: deps models bin/dlibraw build
 	$(GO) run ./tools/matcherbench
