@@ -20,8 +20,9 @@ include tools/models.mk
 -include conformance/conformance.mk
 include tools/fuzz.mk
 
-# Debian packages the cgo parts need: dlib and its BLAS/LAPACK, libjpeg-turbo.
-DEBIAN_PACKAGES := libdlib-dev libdlib-data libblas-dev liblapack-dev libopenblas-dev libjpeg-dev
+# Debian packages the cgo parts need: dlib and its BLAS/LAPACK, libjpeg-turbo; and NumPy, for
+# the age/gender network's reference computation (agegender/testdata/reference.py).
+DEBIAN_PACKAGES := libdlib-dev libdlib-data libblas-dev liblapack-dev libopenblas-dev libjpeg-dev python3-numpy
 
 # deps installs the missing Debian packages (as root) and gives go-face the libcblas.so it links
 # with: Debian ships that name only with ATLAS, so it points at OpenBLAS, which has the symbols.
