@@ -61,6 +61,7 @@ bench: deps models bin/dlibraw build
 
 calibration: deps models
 	$(GO) run ./tools/calibrate -out docs
+	$(GO) run ./tools/attributes
 
 clean:
 	rm -rf bin build
