@@ -4,10 +4,15 @@ import (
 	"context"
 	"image"
 	"math"
+	"runtime"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/facematch/facematch"
 	"github.com/facematch/facematch/imaging"
+	"github.com/facematch/facematch/internal/shared"
 	"github.com/facematch/facematch/internal/testimg"
 )
 
@@ -177,3 +182,42 @@ func TestOverlap(t *testing.T) {
 
 // imageRect is a dlib rectangle with inclusive corners.
 func imageRect(x0, y0, x1, y1 int) image.Rectangle { return image.Rect(x0, y0, x1, y1) }
+
+// BenchmarkEstimate measures the age/gender stage per face: the crop from the decoded pixels
+// and the network, for the face of obama.jpg; cpu-ms/op is the thread's CPU time per face.
+func BenchmarkEstimate(b *testing.B) {
+	m := testMatcher(b)
+	data := shared.Read(b, "fixtures", "faces", "barack_obama", "obama.jpg")
+	h, err := imaging.ReadHeader(data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	img, err := imaging.DecodeAtLeast(data, h, m.cfg.MaxSide)
+	if err != nil {
+		b.Fatal(err)
+	}
+	work := imaging.Prepare(img, h, m.cfg.MaxSide)
+	w := <-m.pool
+	best, err := m.detect(context.Background(), w.rec, work, []int{0})
+	m.pool <- w
+	if err != nil || best == nil {
+		b.Fatalf("no face: %v", err)
+	}
+	fc := place(work, best)[0]
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var ru unix.Rusage
+	cpu := func() time.Duration {
+		if err := unix.Getrusage(unix.RUSAGE_THREAD, &ru); err != nil {
+			b.Fatal(err)
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	start := cpu()
+	for b.Loop() {
+		if err := m.estimate(img, h, work, best, &fc); err != nil || fc.Attributes == nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(cpu()-start)/1e6/float64(b.N), "cpu-ms/op")
+}
