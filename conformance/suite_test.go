@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,8 +15,9 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 	. "github.com/onsi/gomega"
 
-	"github.com/facematch/facematch"
+	"github.com/facematch/facematch/conformance"
 	"github.com/facematch/facematch/conformance/internal/behaviours"
+	"github.com/facematch/facematch/conformance/internal/config"
 	"github.com/facematch/facematch/conformance/internal/fixtures"
 	"github.com/facematch/facematch/conformance/internal/report"
 	"github.com/facematch/facematch/conformance/internal/target"
@@ -27,7 +30,39 @@ var (
 	flagCertify  = flag.Bool("certify", false, "certification run: a skipped spec fails, expected failures excuse nothing, every rule must pass (also FACEMATCH_CERTIFY=1)")
 	flagExpected = flag.String("expected-failures", "", "file of rule ids whose failures are expected (default: $FACEMATCH_EXPECTED_FAILURES, else conformance/expected-failures.txt of the checkout)")
 	flagJUnit    = flag.String("junit", "", "write JUnit XML here, expected failures marked skipped (also FACEMATCH_JUNIT); -ginkgo.junit-report writes Ginkgo's raw report")
+	flagConfig   = flag.String("config", "", "a JSON file of settings (also FACEMATCH_CONFIG): base URL, keys or admin command, webhooks, output; environment variables override it")
 )
+
+// The settings: the environment first, then the configuration file.
+var settings struct {
+	once sync.Once
+	get  func(string) string
+	err  error
+}
+
+// getenv reads a setting of the run: the environment variable, else the configuration file's.
+func getenv(name string) string {
+	settings.once.Do(func() {
+		path := *flagConfig
+		if path == "" {
+			path = os.Getenv("FACEMATCH_CONFIG")
+		}
+		file := map[string]string{}
+		if path != "" {
+			if file, settings.err = config.Load(path); settings.err != nil {
+				file = map[string]string{}
+			}
+		}
+		settings.get = config.Getenv(file, os.LookupEnv)
+	})
+	return settings.get(name)
+}
+
+// certifying tells whether this run certifies (-certify, FACEMATCH_CERTIFY).
+func certifying() bool {
+	v := getenv("FACEMATCH_CERTIFY")
+	return *flagCertify || v == "1" || v == "true"
+}
 
 // quietT stands between Ginkgo and testing.T: the suite's verdict, not Ginkgo's, fails the
 // test, so that expected failures do not.
@@ -62,22 +97,24 @@ func TestConformance(t *testing.T) {
 var env *Env
 
 var _ = BeforeSuite(func(ctx SpecContext) {
-	certify := *flagCertify || os.Getenv("FACEMATCH_CERTIFY") == "1" || os.Getenv("FACEMATCH_CERTIFY") == "true"
+	getenv("")
+	Expect(settings.err).NotTo(HaveOccurred())
+	certify := certifying()
 	if certify {
 		sc, _ := GinkgoConfiguration()
 		Expect(sc.LabelFilter).To(BeEmpty(), "certify runs every spec: no -ginkgo.label-filter")
 		Expect(sc.FocusStrings).To(BeEmpty(), "certify runs every spec: no -ginkgo.focus")
 		Expect(sc.SkipStrings).To(BeEmpty(), "certify runs every spec: no -ginkgo.skip")
 	}
-	cfg := target.ConfigFromEnv(*flagTarget, os.Getenv)
+	cfg := target.ConfigFromEnv(*flagTarget, getenv)
 	e := &Env{Certify: certify, Artifacts: cfg.Artifacts}
-	doc, err := facematch.LoadOpenAPI()
+	doc, err := conformance.LoadContract()
 	Expect(err).NotTo(HaveOccurred())
 	e.Doc = doc
 	doc.Servers = nil // match any host: the document names the default address only
 	e.Router, err = gorillamux.NewRouter(doc)
 	Expect(err).NotTo(HaveOccurred())
-	e.Photos, e.PhotosErr = fixtures.LocatePhotos(os.Getenv, cfg.RepoRoot)
+	e.Photos, e.PhotosErr = fixtures.LocatePhotos(getenv, cfg.RepoRoot)
 	if e.PhotosErr != nil {
 		fmt.Fprintf(GinkgoWriter, "photos: %v (specs that need them are skipped)\n", e.PhotosErr)
 	}
@@ -89,7 +126,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	}
 	Expect(err).NotTo(HaveOccurred())
 	e.Target = t
-	Expect(e.seedKeys(ctx, os.Getenv)).To(Succeed())
+	Expect(e.seedKeys(ctx, getenv)).To(Succeed())
 
 	if listen, public, ok := t.WebhookListen(); ok {
 		r, err := webhooks.Listen(listen, public)
@@ -124,7 +161,7 @@ var _ = AfterEach(func() {
 
 // The summary by rule id, the verdict with the expected failures applied, and the JUnit file.
 var _ = ReportAfterSuite("conformance summary", func(r Report) {
-	certify := *flagCertify || os.Getenv("FACEMATCH_CERTIFY") == "1" || os.Getenv("FACEMATCH_CERTIFY") == "true"
+	certify := certifying()
 	path, optional := expectedFailuresPath()
 	expected, err := report.LoadExpected(path, optional)
 	if err != nil {
@@ -134,7 +171,7 @@ var _ = ReportAfterSuite("conformance summary", func(r Report) {
 	}
 	known := knownRules()
 	res := report.Analyze(r.SpecReports, expected, known, certify)
-	name := os.Getenv("FACEMATCH_TARGET")
+	name := getenv("FACEMATCH_TARGET")
 	if *flagTarget != "" {
 		name = *flagTarget
 	}
@@ -157,14 +194,45 @@ var _ = ReportAfterSuite("conformance summary", func(r Report) {
 	}
 	junit := *flagJUnit
 	if junit == "" {
-		junit = os.Getenv("FACEMATCH_JUNIT")
+		junit = getenv("FACEMATCH_JUNIT")
 	}
 	if junit != "" {
 		if err := report.WriteJUnit(r, res, junit); err != nil {
 			fmt.Fprintf(os.Stderr, "junit: %v\n", err)
 		}
 	}
+	// The results bundle, beside the reproducer files: what a person or CI keeps of the run.
+	dir := target.ConfigFromEnv(*flagTarget, getenv).Artifacts
+	described := name
+	if env != nil {
+		described = name + ": " + env.Target.Main().Describe()
+	}
+	meta := report.Meta{SuiteVersion: suiteVersion(), ContractSHA256: conformance.ContractSHA256(), Target: described, Header: header}
+	if err := report.WriteBundle(dir, r, res, meta); err != nil {
+		fmt.Fprintf(os.Stderr, "results bundle: %v\n", err)
+	} else {
+		fmt.Printf("results: %s (summary.json, junit.xml, reproducers/, report.html)\n", dir)
+	}
 })
+
+// suiteVersion is the suite's module version (a release, or the pseudo-version go install
+// fetched), else "devel" and the commit it was built from when known.
+func suiteVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "devel"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	v := "devel"
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" {
+			v += " " + s.Value
+		}
+	}
+	return v
+}
 
 // onlySpecFailures tells whether the suite failed only through its specs (which the verdict
 // weighs), not through a suite-level node such as BeforeSuite.
@@ -183,7 +251,7 @@ func expectedFailuresPath() (string, bool) {
 	if *flagExpected != "" {
 		return *flagExpected, false
 	}
-	if p := os.Getenv("FACEMATCH_EXPECTED_FAILURES"); p != "" {
+	if p := getenv("FACEMATCH_EXPECTED_FAILURES"); p != "" {
 		return p, false
 	}
 	if root := target.RepoRoot(); root != "" {
@@ -195,7 +263,7 @@ func expectedFailuresPath() (string, bool) {
 // knownRules lists the contract's rule ids when the spec is at hand, so that the summary shows
 // the rules no spec ran; without it the summary lists the rule ids of the specs' labels.
 func knownRules() []string {
-	spec, err := behaviours.LoadSpec(behaviours.SpecPath(os.Getenv, target.RepoRoot()))
+	spec, err := behaviours.LoadSpec(behaviours.SpecPath(getenv, target.RepoRoot()))
 	if err != nil {
 		return nil
 	}

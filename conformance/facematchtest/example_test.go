@@ -23,7 +23,7 @@ func Example() {
 }
 
 func compareInSandbox(ctx context.Context) error {
-	ctr, err := facematchtest.Run(ctx, facematchtest.DefaultImage)
+	ctr, err := facematchtest.Run(ctx, "") // $FACEMATCH_IMAGE, else facematch:dev
 	if ctr != nil {
 		defer ctr.Terminate(ctx)
 	}

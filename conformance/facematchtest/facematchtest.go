@@ -31,6 +31,15 @@ import (
 // DefaultImage is the tag `make image` gives the server image.
 const DefaultImage = "facematch:dev"
 
+// ImageFromEnv is the image FACEMATCH_IMAGE names, else DefaultImage: what Run starts when
+// given no image, so that CI can test another build without changing the tests.
+func ImageFromEnv() string {
+	if img := os.Getenv("FACEMATCH_IMAGE"); img != "" {
+		return img
+	}
+	return DefaultImage
+}
+
 // Port is the container port the server listens on.
 const Port = "8080/tcp"
 
@@ -79,12 +88,12 @@ func WithServeFlags(flags ...string) Option {
 	return func(o *options) { o.serveFlags = append(o.serveFlags, flags...) }
 }
 
-// Run starts the image (DefaultImage when img is empty), waits for /readyz, and seeds a sandbox
+// Run starts the image (when img is empty: $FACEMATCH_IMAGE, else DefaultImage), waits for /readyz, and seeds a sandbox
 // organization, application and key through the admin CLI inside the container. On error the
 // returned Container, when not nil, still needs Terminate.
 func Run(ctx context.Context, img string, opts ...testcontainers.ContainerCustomizer) (*Container, error) {
 	if img == "" {
-		img = DefaultImage
+		img = ImageFromEnv()
 	}
 	useLocalDaemonHost()
 	var settings options

@@ -1,7 +1,7 @@
 // Package selftest checks the conformance suite itself: pointed at a deliberately broken server
-// (built with -tags brokenserver: 401 for a missing key, Approved for a score equal to the
-// threshold), it must fail exactly the specs that check those two behaviours, and its
-// expected-failures file must turn those failures into a passing run.
+// (the real bin/facematch behind internal/brokenproxy: 401 for a missing key, Approved for a score
+// equal to the threshold), it must fail exactly the specs that check those two behaviours, and
+// its expected-failures file must turn those failures into a passing run.
 package selftest
 
 import (
@@ -35,8 +35,16 @@ func TestSuiteFailsExactlyTheBrokenRules(t *testing.T) {
 	suiteDir, _ := filepath.Abs("..")
 	root := filepath.Dir(suiteDir)
 
+	real := os.Getenv("FACEMATCH_BIN")
+	if real == "" {
+		real = filepath.Join(root, "bin", "facematch")
+	}
+	if _, err := os.Stat(real); err != nil {
+		t.Fatalf("the real server the broken proxy stands in front of: %v (make build, or set FACEMATCH_BIN)", err)
+	}
+	real, _ = filepath.Abs(real)
 	broken := filepath.Join(dir, "facematch-broken")
-	build(t, root, "go", "build", "-tags", "brokenserver", "-o", broken, "./cmd/facematch")
+	build(t, suiteDir, "go", "build", "-ldflags", "-X main.server="+real, "-o", broken, "./internal/brokenproxy/facematch-broken")
 	suite := os.Getenv("FACEMATCH_CONFORMANCE_BIN")
 	if suite == "" {
 		suite = filepath.Join(dir, "facematch-conformance")
@@ -78,6 +86,27 @@ func TestSuiteFailsExactlyTheBrokenRules(t *testing.T) {
 			}
 		}
 		t.Logf("%d specs failed as they should, %d passed", len(failed), len(passed))
+	})
+
+	t.Run("the same specs pass through the proxy without its faults", func(t *testing.T) {
+		none := filepath.Join(dir, "none.txt")
+		os.WriteFile(none, nil, 0o644)
+		out, err := runSuite(t, suite, broken, root, none, filepath.Join(dir, "clean.json"), "", "BROKENPROXY_FAULTS=none")
+		if err != nil {
+			t.Fatalf("the suite failed against the clean proxy: %v\n%s", err, tail(out))
+		}
+		passed := 0
+		for _, s := range readReport(t, filepath.Join(dir, "clean.json")) {
+			switch {
+			case s.State == types.SpecStatePassed:
+				passed++
+			case s.State.Is(types.SpecStateFailureStates):
+				t.Errorf("%q failed through the clean proxy", s.FullText())
+			}
+		}
+		if passed < len(wantFailed)+3 {
+			t.Errorf("only %d specs passed through the clean proxy", passed)
+		}
 	})
 
 	t.Run("with the broken rules listed as expected failures the run passes", func(t *testing.T) {
@@ -137,7 +166,7 @@ func build(t *testing.T, dir string, args ...string) {
 }
 
 // runSuite runs the compiled suite in process mode against server, from the repository root.
-func runSuite(t *testing.T, suite, server, root, expected, report, junit string) (string, error) {
+func runSuite(t *testing.T, suite, server, root, expected, report, junit string, extraEnv ...string) (string, error) {
 	t.Helper()
 	args := []string{"-ginkgo.label-filter=" + filter, "-ginkgo.json-report=" + report, "-ginkgo.no-color", "-expected-failures=" + expected}
 	if junit != "" {
@@ -147,11 +176,11 @@ func runSuite(t *testing.T, suite, server, root, expected, report, junit string)
 	cmd.Dir = root
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "FACEMATCH_") || strings.HasPrefix(kv, "FACEMATCH_SHARED=") || strings.HasPrefix(kv, "FACEMATCH_MODELS=") {
+		if !strings.HasPrefix(kv, "FACEMATCH_") && !strings.HasPrefix(kv, "BROKENPROXY_") || strings.HasPrefix(kv, "FACEMATCH_SHARED=") || strings.HasPrefix(kv, "FACEMATCH_MODELS=") {
 			env = append(env, kv)
 		}
 	}
-	cmd.Env = append(env, "FACEMATCH_TARGET=process", "FACEMATCH_BIN="+server, "FACEMATCH_ARTIFACTS="+filepath.Join(t.TempDir(), "artifacts"))
+	cmd.Env = append(append(env, "FACEMATCH_TARGET=process", "FACEMATCH_BIN="+server, "FACEMATCH_ARTIFACTS="+filepath.Join(t.TempDir(), "artifacts")), extraEnv...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()

@@ -39,20 +39,28 @@ func run(check bool) error {
 	if err != nil {
 		return err
 	}
+	out := behaviours.Render(spec, suite)
+	path := filepath.Join(dir, "BEHAVIOURS.md")
+	stale := false
+	if old, _ := os.ReadFile(path); !bytes.Equal(old, out) {
+		stale = true
+		if !check {
+			if err := os.WriteFile(path, out, 0o644); err != nil {
+				return err
+			}
+			stale = false
+		}
+	}
+	// The file is written even when the contract and the suite disagree, so that it shows the
+	// rules without a spec; the disagreement still fails the run.
 	if problems := behaviours.Check(spec, suite); len(problems) > 0 {
 		for _, p := range problems {
 			fmt.Fprintln(os.Stderr, p)
 		}
 		return fmt.Errorf("%d problems between the contract and the suite", len(problems))
 	}
-	out := behaviours.Render(spec, suite)
-	path := filepath.Join(dir, "BEHAVIOURS.md")
-	if check {
-		old, _ := os.ReadFile(path)
-		if !bytes.Equal(old, out) {
-			return fmt.Errorf("%s is stale: go generate ./... in conformance/", path)
-		}
-		return nil
+	if stale {
+		return fmt.Errorf("%s is stale: go generate ./... in conformance/", path)
 	}
-	return os.WriteFile(path, out, 0o644)
+	return nil
 }

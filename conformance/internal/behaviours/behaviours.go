@@ -6,6 +6,7 @@ package behaviours
 import (
 	"bufio"
 	"bytes"
+	_ "embed"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -55,17 +56,46 @@ var (
 	headingRe = regexp.MustCompile(`^#{2,3}\s+(.*)$`)
 )
 
+// suiteRules are the rules the suite states beside the contract (rules.md): behaviours the
+// contract requires in prose without an id, such as graceful shutdown.
+//
+//go:embed rules.md
+var suiteRules []byte
+
 // LoadSpec reads the rules of the contract: each is a bullet "- [FM-AREA-N] text" whose text
-// goes on over the indented lines below it.
+// goes on over the indented lines below it. The suite's own rules (rules.md) follow, unless the
+// contract states their ids itself.
 func LoadSpec(path string) (Spec, error) {
-	var spec Spec
 	if path == "" {
-		return spec, fmt.Errorf("no contract: set FACEMATCH_SHARED")
+		return Spec{}, fmt.Errorf("no contract: set FACEMATCH_SHARED")
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
+		return Spec{}, err
+	}
+	spec, err := parseRules(path, b)
+	if err != nil {
 		return spec, err
 	}
+	extra, err := parseRules("rules.md", suiteRules)
+	if err != nil {
+		return spec, err
+	}
+	have := map[string]bool{}
+	for _, r := range spec.Rules {
+		have[r.ID] = true
+	}
+	for _, r := range extra.Rules {
+		if !have[r.ID] {
+			spec.Rules = append(spec.Rules, r)
+		}
+	}
+	return spec, nil
+}
+
+// parseRules reads the rule bullets of a contract text.
+func parseRules(path string, b []byte) (Spec, error) {
+	var spec Spec
 	section := ""
 	var cur *Rule
 	sc := bufio.NewScanner(bytes.NewReader(b))

@@ -67,10 +67,19 @@ func TestLoadSpecJoinsContinuationLines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(spec.Rules) != 3 || spec.Rules[0].Text != "first line second line." || spec.Rules[2].Section != "2. More" {
+	if len(spec.Rules) != 4 || spec.Rules[0].Text != "first line second line." || spec.Rules[2].Section != "2. More" {
 		t.Fatalf("%+v", spec.Rules)
+	}
+	if spec.Rules[3].ID != "FM-OPS-1" || !strings.Contains(spec.Rules[3].Text, "SIGTERM") {
+		t.Fatalf("the suite's own rule does not follow the contract's: %+v", spec.Rules[3])
 	}
 	if !strings.Contains(string(Render(spec, nil)), "### FM-B-1") {
 		t.Fatal("Render")
+	}
+	// Once the contract states an id itself, its text replaces the suite's.
+	os.WriteFile(p, []byte("## 6. Ops\n- [FM-OPS-1] the contract's words\n"), 0o644)
+	spec, err = LoadSpec(p)
+	if err != nil || len(spec.Rules) != 1 || spec.Rules[0].Text != "the contract's words" {
+		t.Fatalf("%+v %v", spec.Rules, err)
 	}
 }

@@ -20,6 +20,16 @@ import (
 // RuleID matches a rule id of the contract, e.g. FM-AUTH-1.
 var RuleID = regexp.MustCompile(`^FM-[A-Z]+-[0-9]+$`)
 
+// NoteEntry is the name of the report entries holding notes: where the target chose otherwise
+// than our server where the contract is silent (openapi.yaml's x-facematch-* extensions).
+// Notes are informational and never fail a run.
+const NoteEntry = "note"
+
+// NotApplicablePrefix starts the skip message of a spec that needs control over the server
+// (its clock, a restart, other settings) which the target does not give the suite: such a spec is
+// "not applicable", listed in the report, and no failure even when certifying.
+const NotApplicablePrefix = "not applicable: "
+
 // ReproducerEntry is the name of the report entry holding a failed spec's curl command.
 const ReproducerEntry = "reproduce with curl"
 
@@ -77,6 +87,7 @@ const (
 	Passed                         // passed
 	Failed                         // failed, not excused
 	ExpectedFailure                // failed, and one of its rule ids is an expected failure
+	NotApplicable                  // needs control over the server the target does not give
 )
 
 // Spec is a spec's result with its verdict.
@@ -91,8 +102,15 @@ type Spec struct {
 type Rule struct {
 	ID                                              string
 	Passed, Failed, Expected, Skipped, NotRun, Runs int
+	NotApplicable                                   int
 	Listed                                          bool   // in the expected-failures file
 	SkipReason                                      string // of one skipped spec
+}
+
+// HasSpecs tells whether any spec of the run names the rule: a rule of the contract that no spec
+// of this suite checks is the suite's gap, which no target can close, and never fails a run.
+func (r Rule) HasSpecs() bool {
+	return r.Passed+r.Failed+r.Expected+r.Skipped+r.NotRun+r.NotApplicable > 0
 }
 
 // Status is the rule's one-word verdict.
@@ -110,6 +128,10 @@ func (r Rule) Status() string {
 		return "pass"
 	case r.Skipped > 0:
 		return "skip"
+	case r.NotApplicable > 0:
+		return "not applicable"
+	case !r.HasSpecs():
+		return "no spec in this suite"
 	}
 	return "not run"
 }
@@ -153,6 +175,8 @@ func Analyze(specs types.SpecReports, expected Expected, known []string, certify
 			if !certify && len(s.Rules) > 0 && allListed(s.Rules, expected) {
 				s.Outcome, s.Excuse = ExpectedFailure, strings.Join(s.Rules, ",")
 			}
+		case sr.State == types.SpecStateSkipped && strings.HasPrefix(sr.Failure.Message, NotApplicablePrefix):
+			s.Outcome = NotApplicable
 		case sr.State == types.SpecStateSkipped && sr.Failure.Message != "":
 			s.Outcome = Skipped
 		default:
@@ -175,8 +199,10 @@ func Analyze(specs types.SpecReports, expected Expected, known []string, certify
 				}
 			case NotRun:
 				r.NotRun++
+			case NotApplicable:
+				r.NotApplicable++
 			}
-			if s.Outcome != NotRun {
+			if s.Outcome != NotRun && s.Outcome != NotApplicable {
 				r.Runs++
 			}
 		}
@@ -229,7 +255,8 @@ func splitID(id string) (string, int) {
 }
 
 // Passed tells whether the run passes: no failure that is not expected, and in certify mode no
-// skip and no rule left unchecked.
+// skip and no rule left unchecked, except the rules whose specs are all not applicable to the
+// target: certification fails only on what the target could have passed.
 func (r Result) Passed() bool {
 	for _, s := range r.Specs {
 		if s.Outcome == Failed || (r.Certify && s.Outcome == Skipped) {
@@ -238,7 +265,7 @@ func (r Result) Passed() bool {
 	}
 	if r.Certify {
 		for _, rule := range r.Rules {
-			if rule.Passed == 0 {
+			if rule.Passed == 0 && rule.NotApplicable == 0 && rule.HasSpecs() {
 				return false
 			}
 		}
@@ -267,8 +294,8 @@ func (r Result) Summary(header string) string {
 	for _, s := range r.Specs {
 		counts[s.Outcome]++
 	}
-	fmt.Fprintf(&b, "%s\nspecs: %d passed, %d failed, %d expected failures, %d skipped, %d not run   (n/m: specs passed / run, by rule)\n",
-		line, counts[Passed], counts[Failed], counts[ExpectedFailure], counts[Skipped], counts[NotRun])
+	fmt.Fprintf(&b, "%s\nspecs: %d passed, %d failed, %d expected failures, %d skipped, %d not applicable, %d not run   (n/m: specs passed / run, by rule)\n",
+		line, counts[Passed], counts[Failed], counts[ExpectedFailure], counts[Skipped], counts[NotApplicable], counts[NotRun])
 	var removable []string
 	for _, rule := range r.Rules {
 		if rule.Listed && rule.Failed == 0 && rule.Expected == 0 && rule.Passed > 0 && rule.Skipped == 0 && rule.NotRun == 0 {
@@ -292,6 +319,52 @@ func (r Result) Summary(header string) string {
 				fmt.Fprintf(&b, "  %s\n", strings.ReplaceAll(e.StringRepresentation(), "\n", "\n  "))
 			}
 		}
+	}
+	// Not applicable: what the suite cannot do to this target, never a failure.
+	var na []string
+	for _, s := range r.Specs {
+		if s.Outcome == NotApplicable {
+			na = append(na, fmt.Sprintf("%s %s (%s)", strings.Join(s.Rules, ","), s.Report.FullText(), strings.TrimPrefix(firstLine(s.Report.Failure.Message), NotApplicablePrefix)))
+		}
+	}
+	if len(na) > 0 {
+		b.WriteString("\nnot applicable to this target (they need control over the server; never a failure, also when certifying):\n")
+		for _, n := range na {
+			fmt.Fprintf(&b, "  %s\n", n)
+		}
+	}
+	// Notes: the target's choices where the contract is silent, informational; each once, with
+	// the rules of the specs that made it.
+	var notes []string
+	noteRules := map[string][]string{}
+	for _, s := range r.Specs {
+		for _, e := range s.Report.ReportEntries {
+			if e.Name != NoteEntry {
+				continue
+			}
+			n := firstLine(e.StringRepresentation())
+			if _, ok := noteRules[n]; !ok {
+				notes = append(notes, n)
+			}
+			noteRules[n] = append(noteRules[n], s.Rules...)
+		}
+	}
+	if len(notes) > 0 {
+		b.WriteString("\nnotes (choices the contract leaves open, where the target differs from openapi.yaml's x-facematch-* extensions; never a failure):\n")
+		for _, n := range notes {
+			ids := noteRules[n]
+			sort.Slice(ids, func(i, j int) bool { return ruleLess(ids[i], ids[j], nil) })
+			fmt.Fprintf(&b, "  %s: %s\n", strings.Join(slices.Compact(ids), ","), n)
+		}
+	}
+	var gaps []string
+	for _, rule := range r.Rules {
+		if !rule.HasSpecs() {
+			gaps = append(gaps, rule.ID)
+		}
+	}
+	if len(gaps) > 0 {
+		fmt.Fprintf(&b, "\nrules of the contract this suite has no spec for (the suite's gap, never the target's failure): %s\n", strings.Join(gaps, " "))
 	}
 	// Skips, grouped by reason: what the target lacks.
 	var reasons []string

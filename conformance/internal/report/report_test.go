@@ -34,7 +34,7 @@ func TestAnalyze(t *testing.T) {
 	}
 	want := map[string]string{
 		"FM-AUTH-1": "FAIL", "FM-MATCH-2": "FAIL", "FM-RESP-4": "FAIL", "FM-SES-3": "pass (remove from expected-failures)",
-		"FM-WH-5": "skip", "FM-WH-6": "not run", "FM-WH-1": "not run",
+		"FM-WH-5": "skip", "FM-WH-6": "not run", "FM-WH-1": "no spec in this suite",
 	}
 	for id, w := range want {
 		if status[id] != w {
@@ -99,5 +99,91 @@ func TestCurl(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "spec-1-gen.png")); err != nil || string(b) != "png" {
 		t.Errorf("generated file not written: %v", err)
+	}
+}
+
+func TestNotApplicableNeverFailsCertification(t *testing.T) {
+	specs := types.SpecReports{
+		spec("expiry", types.SpecStateSkipped, NotApplicablePrefix+"starts a server with other settings", "sessions", "FM-SES-2"),
+		spec("shape", types.SpecStatePassed, "", "sessions", "FM-SES-2"),
+		spec("crash", types.SpecStateSkipped, NotApplicablePrefix+"crashes the server", "webhooks", "FM-WH-4"),
+		spec("revoked", types.SpecStateSkipped, "needs a revoked key", "auth", "FM-AUTH-1"),
+	}
+	known := []string{"FM-AUTH-1", "FM-SES-2", "FM-WH-4"}
+	res := Analyze(specs[:3], nil, known[1:], true)
+	if !res.Passed() {
+		t.Fatalf("not-applicable specs fail certification:\n%s", res.Summary("h"))
+	}
+	out := res.Summary("h")
+	for _, s := range []string{"not applicable to this target", "FM-WH-4 crash (crashes the server)", "1 not applicable"} {
+		if !strings.Contains(out, s) && !strings.Contains(out, strings.Replace(s, "1 not", "2 not", 1)) {
+			t.Errorf("summary lacks %q:\n%s", s, out)
+		}
+	}
+	for _, r := range res.Rules {
+		if r.ID == "FM-WH-4" && r.Status() != "not applicable" {
+			t.Errorf("FM-WH-4: %q, want not applicable", r.Status())
+		}
+	}
+	if Analyze(specs, nil, known, true).Passed() {
+		t.Fatal("a skip for a missing key (the target could have given one) passes certification")
+	}
+}
+
+func TestNotesAreListedAndNeverFail(t *testing.T) {
+	s := spec("list", types.SpecStatePassed, "", "webhooks", "FM-WH-1")
+	s.ReportEntries = types.ReportEntries{{Name: NoteEntry, Value: types.WrapEntryValue("the destination list is not oldest first")}}
+	res := Analyze(types.SpecReports{s}, nil, []string{"FM-WH-1"}, true)
+	if !res.Passed() {
+		t.Fatal("a note fails the run")
+	}
+	if out := res.Summary("h"); !strings.Contains(out, "FM-WH-1: the destination list is not oldest first") {
+		t.Errorf("summary lacks the note:\n%s", out)
+	}
+}
+
+func TestRulesWithoutSpecsAreTheSuitesGap(t *testing.T) {
+	specs := types.SpecReports{spec("a", types.SpecStatePassed, "", "auth", "FM-AUTH-1")}
+	res := Analyze(specs, nil, []string{"FM-AUTH-1", "FM-CON-1"}, true)
+	if !res.Passed() {
+		t.Fatalf("a rule no spec checks fails certification:\n%s", res.Summary("h"))
+	}
+	if out := res.Summary("h"); !strings.Contains(out, "has no spec for (the suite's gap, never the target's failure): FM-CON-1") {
+		t.Errorf("summary does not list the gap:\n%s", out)
+	}
+	skipped := append(specs, spec("b", types.SpecStateSkipped, "needs a key", "billing", "FM-BILL-1"))
+	if Analyze(skipped, nil, []string{"FM-AUTH-1", "FM-BILL-1"}, true).Passed() {
+		t.Fatal("a rule whose only spec was skipped passes certification")
+	}
+}
+
+func TestWriteBundle(t *testing.T) {
+	failed := spec("signs URLs", types.SpecStateFailed, "FM-SES-2: 200, want 403", "sessions", "FM-SES-2")
+	failed.ReportEntries = types.ReportEntries{{Name: ReproducerEntry, Value: types.WrapEntryValue("curl -sS -i http://x/blob/1?t=1")}}
+	noted := spec("lists destinations", types.SpecStatePassed, "", "webhooks", "FM-WH-1")
+	noted.ReportEntries = types.ReportEntries{{Name: NoteEntry, Value: types.WrapEntryValue("not oldest first")}}
+	specs := types.SpecReports{failed, noted, spec("crash", types.SpecStateSkipped, NotApplicablePrefix+"crashes the server", "webhooks", "FM-WH-4")}
+	res := Analyze(specs, nil, []string{"FM-SES-2", "FM-WH-1", "FM-WH-4"}, false)
+	dir := t.TempDir()
+	meta := Meta{SuiteVersion: "v0.0.0-test", ContractSHA256: strings.Repeat("ab", 32), Target: "external http://x", Header: "h"}
+	if err := WriteBundle(dir, types.Report{SpecReports: specs}, res, meta); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"summary.json", "summary.txt", "junit.xml", "report.html", "reproducers/signs_urls.sh"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("the bundle lacks %s: %v", name, err)
+		}
+	}
+	js, _ := os.ReadFile(filepath.Join(dir, "summary.json"))
+	for _, s := range []string{`"version": "v0.0.0-test"`, `"contract_sha256": "abab`, `"verdict": "FAIL"`, `"outcome": "not applicable"`, `"not oldest first"`, `"reproducer": "reproducers/signs_urls.sh"`} {
+		if !strings.Contains(string(js), s) {
+			t.Errorf("summary.json lacks %s:\n%s", s, js)
+		}
+	}
+	html, _ := os.ReadFile(filepath.Join(dir, "report.html"))
+	for _, s := range []string{"<!doctype html>", "FM-SES-2: 200, want 403", "curl -sS -i http://x/blob/1?t=1", "not oldest first"} {
+		if !strings.Contains(string(html), s) {
+			t.Errorf("report.html lacks %q", s)
+		}
 	}
 }

@@ -37,11 +37,14 @@ func (t *externalTarget) Start(context.Context, ...string) (Server, error) {
 	return nil, fmt.Errorf("starting another server: %w", ErrUnsupported)
 }
 
+// WebhookListen is FACEMATCH_WEBHOOK_LISTEN and FACEMATCH_WEBHOOK_PUBLIC_URL; the public URL may
+// be left out when the server reaches the listening address itself.
 func (t *externalTarget) WebhookListen() (string, string, bool) {
 	e := t.cfg.External
-	if e.WebhookListen == "" || e.WebhookPublic == "" {
+	if e.WebhookListen == "" {
 		return "", "", false
 	}
+	// Without a public URL the server reaches the receiver at the address it listens on.
 	return e.WebhookListen, e.WebhookPublic, true
 }
 
