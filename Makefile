@@ -21,9 +21,10 @@ include tools/models.mk
 -include conformance/conformance.mk
 include tools/fuzz.mk
 
-# Debian packages the cgo parts need (dlib and its BLAS/LAPACK, libjpeg-turbo), and PostgreSQL,
-# which the store and replica tests start (internal/pgtest).
-DEBIAN_PACKAGES := libdlib-dev libdlib-data libblas-dev liblapack-dev libopenblas-dev libjpeg-dev postgresql
+# Debian packages the cgo parts need (dlib and its BLAS/LAPACK, libjpeg-turbo), PostgreSQL,
+# which the store and replica tests start (internal/pgtest), and NumPy, for the age/gender
+# network's reference computation (agegender/testdata/reference.py).
+DEBIAN_PACKAGES := libdlib-dev libdlib-data libblas-dev liblapack-dev libopenblas-dev libjpeg-dev postgresql python3-numpy
 
 # deps installs the missing Debian packages (as root) and gives go-face the libcblas.so it links
 # with: Debian ships that name only with ATLAS, so it points at OpenBLAS, which has the symbols.
@@ -75,6 +76,7 @@ scalebench: deps models build
 
 calibration: deps models
 	$(GO) run ./tools/calibrate -out docs
+	$(GO) run ./tools/attributes
 
 clean:
 	rm -rf bin build
