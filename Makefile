@@ -15,16 +15,17 @@ SHARED ?= $(CURDIR)/../shared
 export FACEMATCH_SHARED := $(abspath $(SHARED))
 
 .DEFAULT_GOAL := build
-.PHONY: build deps run test bench scalebench calibration clean
+.PHONY: build deps run test bench scalebench calibration clean sandbox-smoke
 
 include tools/models.mk
 -include conformance/conformance.mk
 include tools/fuzz.mk
 
 # Debian packages the cgo parts need (dlib and its BLAS/LAPACK, libjpeg-turbo), PostgreSQL,
-# which the store and replica tests start (internal/pgtest), and chromium, the real browser of the
+# which the store and replica tests start (internal/pgtest), NumPy, for the age/gender network's
+# reference computation (agegender/testdata/reference.py), and chromium, the real browser of the
 # console's tests (console/browser_test.go).
-DEBIAN_PACKAGES := libdlib-dev libdlib-data libblas-dev liblapack-dev libopenblas-dev libjpeg-dev postgresql chromium
+DEBIAN_PACKAGES := libdlib-dev libdlib-data libblas-dev liblapack-dev libopenblas-dev libjpeg-dev postgresql python3-numpy chromium
 
 # deps installs the missing Debian packages (as root) and gives go-face the libcblas.so it links
 # with: Debian ships that name only with ATLAS, so it points at OpenBLAS, which has the symbols.
@@ -41,8 +42,10 @@ deps:
 		ln -sf /usr/lib/x86_64-linux-gnu/libopenblas.so.0 /usr/local/lib/libcblas.so && ldconfig; \
 	fi
 
+# The commit is stamped for `facematch version` also where Go's own VCS stamping does not reach
+# (a git worktree, GOFLAGS=-buildvcs=false).
 build: deps
-	$(GO) build -o bin/facematch ./cmd/facematch
+	$(GO) build -ldflags "-X github.com/facematch/facematch/cli.commit=$$(git rev-parse HEAD 2>/dev/null)" -o bin/facematch ./cmd/facematch
 
 run: deps models build
 	bin/facematch serve --demo --data data --models models
@@ -56,6 +59,12 @@ test: deps models bin/dlibraw build
 	$(GO) test -count=1 -timeout 20m ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(CI_FUZZTIME)
 	$(MAKE) --no-print-directory conformance-all
+	$(MAKE) --no-print-directory sandbox-smoke
+
+# sandbox-smoke starts the image as an SDK author does (default command, FACEMATCH_SANDBOX_KEY
+# only) and runs the plain-Python client against it.
+sandbox-smoke: image
+	tools/sandbox/smoke.sh $(IMAGE)
 
 bench: deps models bin/dlibraw build
 	$(GO) run ./tools/matcherbench
@@ -68,6 +77,7 @@ scalebench: deps models build
 
 calibration: deps models
 	$(GO) run ./tools/calibrate -out docs
+	$(GO) run ./tools/attributes
 
 clean:
 	rm -rf bin build

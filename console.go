@@ -46,15 +46,6 @@ type Accounts interface {
 	DeleteLogin(ctx context.Context, tokenHash []byte) error
 }
 
-// KeyInfo is what the console shows of an API key: never its secret (FM-CON-4).
-type KeyInfo struct {
-	ID         string
-	AppID      string
-	CreatedAt  time.Time
-	LastUsedAt *time.Time
-	RevokedAt  *time.Time
-}
-
 // DayCount is the number of saved calls of one day (UTC) by outcome, for the overview's chart.
 type DayCount struct {
 	Day      time.Time
@@ -97,14 +88,14 @@ type AuditLog interface {
 // the id that scopes it; the console checks organizations before it calls them (FM-CON-5).
 type Console interface {
 	Accounts
-	SessionLister
+	SessionQuerier
 	Organization(ctx context.Context, orgID string) (Organization, error)
-	Organizations(ctx context.Context) ([]Organization, error)
+	ListOrganizations(ctx context.Context) ([]Organization, error)
 	CreateOrganization(ctx context.Context, name string, credits int64) (Organization, error)
 	AddCredits(ctx context.Context, orgID string, amount int64) (Organization, error)
-	Applications(ctx context.Context, orgID string) ([]Application, error)
+	ListApplications(ctx context.Context, orgID string) ([]Application, error)
 	Application(ctx context.Context, appID string) (Application, error)
-	APIKeys(ctx context.Context, appID string) ([]KeyInfo, error)
+	ListAPIKeys(ctx context.Context, appID string) ([]KeyInfo, error)
 	CreateAPIKey(ctx context.Context, key APIKey) (APIKey, error)
 	RevokeAPIKey(ctx context.Context, keyID string) error
 	// SessionByID returns a session whatever its application, ENOTFOUND when there is none.

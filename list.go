@@ -16,10 +16,10 @@ const (
 	MaxListLimit     = 200
 )
 
-// SessionFilter selects saved sessions, newest first. The filters that are set combine with AND.
+// SessionQuery selects saved sessions, newest first. The filters that are set combine with AND.
 // Exactly one of AppID and OrgID scopes the list: an application's sessions (the API, FM-SES-5)
 // or an organization's across its applications (the console, FM-CON-2).
-type SessionFilter struct {
+type SessionQuery struct {
 	AppID string
 	OrgID string
 	// VendorData matches exactly; Search is a case-insensitive substring of vendor_data.
@@ -39,9 +39,9 @@ type SessionPage struct {
 	Sessions []Session
 }
 
-// SessionLister lists saved sessions (FM-SES-5). A deleted session is gone from every list.
-type SessionLister interface {
-	ListSessions(ctx context.Context, f SessionFilter) (SessionPage, error)
+// SessionQuerier lists saved sessions (FM-SES-5). A deleted session is gone from every list.
+type SessionQuerier interface {
+	QuerySessions(ctx context.Context, f SessionQuery) (SessionPage, error)
 }
 
 // SessionListItem is one row of GET /v3/sessions/ (FM-SES-5), the provider's list shape.
@@ -78,11 +78,11 @@ func ListItem(s Session) SessionListItem {
 	}
 }
 
-// ParseSessionFilter reads the query parameters of a list of sessions (FM-SES-5, shared by the
+// ParseSessionQuery reads the query parameters of a list of sessions (FM-SES-5, shared by the
 // console's FM-CON-2): each invalid one is reported under its own name. An empty parameter
 // filters nothing, as with the provider's filters.
-func ParseSessionFilter(q url.Values) (SessionFilter, FieldErrors) {
-	f := SessionFilter{Limit: DefaultListLimit}
+func ParseSessionQuery(q url.Values) (SessionQuery, FieldErrors) {
+	f := SessionQuery{Limit: DefaultListLimit}
 	fields := FieldErrors{}
 	if v := q.Get("vendor_data"); v != "" {
 		f.VendorData = &v

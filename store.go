@@ -90,7 +90,7 @@ type Store interface {
 	RateLimiter
 	Credits
 	Sessions
-	SessionLister
+	SessionQuerier
 	Webhooks
 	Leases
 	// Console is what the web console reads and changes (spec section 8).

@@ -17,16 +17,18 @@ import (
 // --password-stdin.
 func userCreate(ctx context.Context, c *cmdContext, args []string) error {
 	f := newFlags(c, "user create")
-	org := f.String("org", "", "organization id")
-	email := f.String("email", "", "email the account logs in with")
-	admin := f.Bool("admin", false, "the account sees every organization, creates organizations and adds credits")
-	fromStdin := f.Bool("password-stdin", false, "read the password from the first line of stdin instead of generating one")
-	st := f.store()
+	org := f.text("org", "organization id")
+	email := f.text("email", "email the account logs in with")
+	admin := f.switchArg("admin", "the account sees every organization, creates organizations and adds credits")
+	fromStdin := f.switchArg("password-stdin", "read the password from the first line of stdin instead of generating one")
 	if err := f.parse(args); err != nil {
+		return helped(err)
+	}
+	if err := require("user create", map[string]string{"org": *org, "email": *email}); err != nil {
 		return err
 	}
-	if *org == "" || !strings.Contains(*email, "@") {
-		return fmt.Errorf("user create needs --org and an --email")
+	if !strings.Contains(*email, "@") {
+		return usageErrorf("user create: --email %q is not an email address", *email)
 	}
 	password, shown := console.NewPassword(), true
 	if *fromStdin {
@@ -40,7 +42,7 @@ func userCreate(ctx context.Context, c *cmdContext, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := st.open(ctx)
+	db, err := f.store().open(ctx)
 	if err != nil {
 		return err
 	}

@@ -143,7 +143,7 @@ func TestLoginCookieAndCSRF(t *testing.T) {
 			t.Errorf("POST %s with a forged CSRF token: %d, want 403", path, res.StatusCode)
 		}
 	}
-	if keys, _ := e.db.APIKeys(t.Context(), acme.app.ID); len(keys) != 1 {
+	if keys, _ := e.db.ListAPIKeys(t.Context(), acme.app.ID); len(keys) != 1 {
 		t.Fatalf("%d keys: a refused form made one", len(keys))
 	}
 

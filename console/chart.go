@@ -129,10 +129,7 @@ var funcs = template.FuncMap{
 	"ms": func(d time.Duration) string {
 		return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 1, 64) + " ms"
 	},
-	"f": func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) },
-	"keyPrefix": func(k facematch.KeyInfo, app facematch.Application) string {
-		return "fm_" + string(app.Mode) + "_" + k.ID + "_…"
-	},
+	"f":       func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) },
 	"inc":     func(i int) int { return i + 1 },
 	"mul4":    func(v float64) float64 { return min(100, max(0, v)) * 4 },
 	"safeCSS": func(s string) template.CSS { return template.CSS(s) },

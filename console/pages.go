@@ -43,7 +43,7 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
-	apps, err := c.cfg.Store.Applications(r.Context(), org.ID)
+	apps, err := c.cfg.Store.ListApplications(r.Context(), org.ID)
 	if err != nil {
 		c.fail(w, r, err)
 		return
@@ -85,14 +85,14 @@ func (c *Console) sessions(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
-	apps, err := c.cfg.Store.Applications(r.Context(), org.ID)
+	apps, err := c.cfg.Store.ListApplications(r.Context(), org.ID)
 	if err != nil {
 		c.fail(w, r, err)
 		return
 	}
 	q := r.URL.Query()
 	q.Del("limit")
-	f, invalid := facematch.ParseSessionFilter(q)
+	f, invalid := facematch.ParseSessionQuery(q)
 	f.Limit = PageSize
 	f.OrgID = org.ID
 	names := map[string]string{}
@@ -110,7 +110,7 @@ func (c *Console) sessions(w http.ResponseWriter, r *http.Request) {
 	if len(invalid) > 0 {
 		status = http.StatusBadRequest
 	} else {
-		p, err := c.cfg.Store.ListSessions(r.Context(), f)
+		p, err := c.cfg.Store.QuerySessions(r.Context(), f)
 		if err != nil {
 			c.fail(w, r, err)
 			return
@@ -304,7 +304,7 @@ func (c *Console) showApp(w http.ResponseWriter, r *http.Request, status int, d 
 		return
 	}
 	d.App = app
-	if d.Keys, err = c.cfg.Store.APIKeys(r.Context(), app.ID); err != nil {
+	if d.Keys, err = c.cfg.Store.ListAPIKeys(r.Context(), app.ID); err != nil {
 		c.fail(w, r, err)
 		return
 	}
@@ -341,7 +341,7 @@ func (c *Console) revokeKey(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
-	keys, err := c.cfg.Store.APIKeys(r.Context(), app.ID)
+	keys, err := c.cfg.Store.ListAPIKeys(r.Context(), app.ID)
 	if err != nil {
 		c.fail(w, r, err)
 		return
@@ -496,7 +496,7 @@ type orgsData struct {
 
 // organizations lists every organization with its balance, for admins (FM-CON-5).
 func (c *Console) organizations(w http.ResponseWriter, r *http.Request) {
-	orgs, err := c.cfg.Store.Organizations(r.Context())
+	orgs, err := c.cfg.Store.ListOrganizations(r.Context())
 	if err != nil {
 		c.fail(w, r, err)
 		return

@@ -10,8 +10,8 @@ import (
 	"github.com/facematch/facematch"
 )
 
-// Organizations lists every organization, oldest first (the admin's console page).
-func (db *DB) Organizations(ctx context.Context) ([]facematch.Organization, error) {
+// ListOrganizations lists every organization with its balance, oldest first.
+func (db *DB) ListOrganizations(ctx context.Context) ([]facematch.Organization, error) {
 	rows, err := db.pool.Query(ctx, `SELECT id, name, credits, created_us FROM organizations ORDER BY created_us, id`)
 	if err != nil {
 		return nil, err
@@ -32,8 +32,12 @@ func (db *DB) Organizations(ctx context.Context) ([]facematch.Organization, erro
 	return out, rows.Err()
 }
 
-// Applications lists an organization's applications, oldest first.
-func (db *DB) Applications(ctx context.Context, orgID string) ([]facematch.Application, error) {
+// ListApplications lists an organization's applications, oldest first; ENOTFOUND when there is
+// no such organization.
+func (db *DB) ListApplications(ctx context.Context, orgID string) ([]facematch.Application, error) {
+	if _, err := db.Organization(ctx, orgID); err != nil {
+		return nil, err
+	}
 	rows, err := db.pool.Query(ctx, `SELECT id, org_id, name, mode, created_us FROM applications WHERE org_id = $1 ORDER BY created_us, id`, orgID)
 	if err != nil {
 		return nil, err
@@ -55,9 +59,14 @@ func (db *DB) Applications(ctx context.Context, orgID string) ([]facematch.Appli
 	return out, rows.Err()
 }
 
-// APIKeys lists an application's keys, newest first, without their secrets' hashes.
-func (db *DB) APIKeys(ctx context.Context, appID string) ([]facematch.KeyInfo, error) {
-	rows, err := db.pool.Query(ctx, `SELECT id, app_id, created_us, last_used_us, revoked_us FROM api_keys WHERE app_id = $1 ORDER BY created_us DESC, id`, appID)
+// ListAPIKeys lists an application's keys, oldest first, with when each last had a request
+// counted (kept by a trigger on rate_events); ENOTFOUND when there is no such application.
+func (db *DB) ListAPIKeys(ctx context.Context, appID string) ([]facematch.KeyInfo, error) {
+	app, err := db.Application(ctx, appID)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.pool.Query(ctx, `SELECT id, created_us, last_used_us, revoked_us FROM api_keys WHERE app_id = $1 ORDER BY created_us, id`, appID)
 	if err != nil {
 		return nil, err
 	}
@@ -65,14 +74,14 @@ func (db *DB) APIKeys(ctx context.Context, appID string) ([]facematch.KeyInfo, e
 	out := []facematch.KeyInfo{}
 	for rows.Next() {
 		var (
-			k             facematch.KeyInfo
+			k             = facematch.KeyInfo{AppID: appID}
 			created       int64
 			used, revoked *int64
 		)
-		if err := rows.Scan(&k.ID, &k.AppID, &created, &used, &revoked); err != nil {
+		if err := rows.Scan(&k.ID, &created, &used, &revoked); err != nil {
 			return nil, err
 		}
-		k.CreatedAt, k.LastUsedAt, k.RevokedAt = fromMicros(created), optTime(used), optTime(revoked)
+		k.Prefix, k.CreatedAt, k.LastUsed, k.RevokedAt = facematch.KeyPrefix(app.Mode, k.ID), fromMicros(created), optTime(used), optTime(revoked)
 		out = append(out, k)
 	}
 	return out, rows.Err()

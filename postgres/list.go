@@ -13,7 +13,7 @@ import (
 
 // sessionWhere builds the WHERE clause of a filter and its arguments ($1, $2, ...), shared by
 // the page and its count.
-func sessionWhere(f facematch.SessionFilter) (string, []any) {
+func sessionWhere(f facematch.SessionQuery) (string, []any) {
 	var (
 		conds []string
 		args  []any
@@ -49,9 +49,9 @@ func sessionWhere(f facematch.SessionFilter) (string, []any) {
 	return " WHERE " + strings.Join(conds, " AND "), args
 }
 
-// ListSessions returns one page of the sessions a filter selects, newest first, and how many
+// QuerySessions returns one page of the sessions a filter selects, newest first, and how many
 // it selects (FM-SES-5, FM-CON-2).
-func (db *DB) ListSessions(ctx context.Context, f facematch.SessionFilter) (facematch.SessionPage, error) {
+func (db *DB) QuerySessions(ctx context.Context, f facematch.SessionQuery) (facematch.SessionPage, error) {
 	page := facematch.SessionPage{Sessions: []facematch.Session{}}
 	where, args := sessionWhere(f)
 	if err := db.pool.QueryRow(ctx, `SELECT COUNT(*) FROM sessions s`+where, args...).Scan(&page.Count); err != nil {

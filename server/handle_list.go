@@ -10,15 +10,15 @@ import (
 
 // handleListSessions serves GET /v3/sessions/: the key's application's saved sessions, newest
 // first, as Django REST framework's limit/offset page (FM-SES-5).
-func (s *Server) handleListSessions(sessions facematch.SessionLister) validatedHandler {
+func (s *Server) handleListSessions(sessions facematch.SessionQuerier) validatedHandler {
 	return func(w http.ResponseWriter, r *http.Request, v *validation) {
-		f, fields := facematch.ParseSessionFilter(r.URL.Query())
+		f, fields := facematch.ParseSessionQuery(r.URL.Query())
 		if err := v.merge(fields).Err(); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
 		f.AppID = callerFrom(r.Context()).App.ID
-		page, err := sessions.ListSessions(r.Context(), f)
+		page, err := sessions.QuerySessions(r.Context(), f)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -47,7 +47,7 @@ type sessionList struct {
 
 // nextLink is the URL of the following page, the same query with limit set and offset moved,
 // or nil on the last page (DRF's LimitOffsetPagination.get_next_link).
-func nextLink(self string, q url.Values, f facematch.SessionFilter, count int) *string {
+func nextLink(self string, q url.Values, f facematch.SessionQuery, count int) *string {
 	if f.Offset+f.Limit >= count {
 		return nil
 	}
@@ -59,7 +59,7 @@ func nextLink(self string, q url.Values, f facematch.SessionFilter, count int) *
 
 // previousLink is the URL of the page before, without offset when that page is the first, or
 // nil on the first page (DRF's get_previous_link).
-func previousLink(self string, q url.Values, f facematch.SessionFilter) *string {
+func previousLink(self string, q url.Values, f facematch.SessionQuery) *string {
 	if f.Offset <= 0 {
 		return nil
 	}

@@ -11,7 +11,7 @@ import (
 
 // sessionWhere builds the WHERE clause of a filter and its arguments, in plain SQL with ?
 // parameters, shared by the page and its count.
-func sessionWhere(f facematch.SessionFilter) (string, []any) {
+func sessionWhere(f facematch.SessionQuery) (string, []any) {
 	var (
 		conds []string
 		args  []any
@@ -54,10 +54,10 @@ func sessionWhere(f facematch.SessionFilter) (string, []any) {
 	return " WHERE " + strings.Join(conds, " AND "), args
 }
 
-// ListSessions returns one page of the sessions a filter selects, newest first, and how many
+// QuerySessions returns one page of the sessions a filter selects, newest first, and how many
 // it selects (FM-SES-5, FM-CON-2).
-func (db *DB) ListSessions(ctx context.Context, f facematch.SessionFilter) (_ facematch.SessionPage, err error) {
-	defer wrapOp(&err, "sqlite.ListSessions")
+func (db *DB) QuerySessions(ctx context.Context, f facematch.SessionQuery) (_ facematch.SessionPage, err error) {
+	defer wrapOp(&err, "sqlite.QuerySessions")
 	page := facematch.SessionPage{Sessions: []facematch.Session{}}
 	where, args := sessionWhere(f)
 	if err := db.countSessions(ctx, f, where, args).Scan(&page.Count); err != nil {
@@ -93,7 +93,7 @@ const sessionColumns = `id, app_id, number, vendor_data, metadata, face_match, c
 
 // countSessions counts what a filter selects: from the kept counts when it only scopes the list
 // to an application or an organization, by the indexes otherwise.
-func (db *DB) countSessions(ctx context.Context, f facematch.SessionFilter, where string, args []any) *sql.Row {
+func (db *DB) countSessions(ctx context.Context, f facematch.SessionQuery, where string, args []any) *sql.Row {
 	if f.VendorData == nil && f.Search == "" && len(f.Statuses) == 0 && f.From == nil && f.To == nil && (f.AppID == "") != (f.OrgID == "") {
 		return db.read.QueryRowContext(ctx, `SELECT COALESCE(MAX(n), 0) FROM session_counts WHERE scope = ?`, f.AppID+f.OrgID)
 	}

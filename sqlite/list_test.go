@@ -69,22 +69,22 @@ func TestListSessionsFilters(t *testing.T) {
 	vd := "user-7"
 	cases := []struct {
 		name string
-		f    facematch.SessionFilter
+		f    facematch.SessionQuery
 		want int
 	}{
-		{"app", facematch.SessionFilter{AppID: a.ID}, 2100},
-		{"org", facematch.SessionFilter{OrgID: o.ID}, 2110},
-		{"vendor_data", facematch.SessionFilter{AppID: a.ID, VendorData: &vd}, 3},
-		{"search", facematch.SessionFilter{AppID: a.ID, Search: "SER-99"}, 3 + 10*2}, // user-99 three times, user-990..999 twice each
-		{"search wildcard is literal", facematch.SessionFilter{AppID: a.ID, Search: "user_"}, 0},
-		{"status", facematch.SessionFilter{AppID: a.ID, Statuses: []string{facematch.StatusApproved}}, 2100 - 700 - 200},
-		{"from to", facematch.SessionFilter{AppID: a.ID, From: ptr(start.Add(10 * time.Second)), To: ptr(start.Add(19 * time.Second))}, 10},
-		{"and", facematch.SessionFilter{AppID: a.ID, VendorData: &vd, To: ptr(start.Add(1007 * time.Second))}, 2},
+		{"app", facematch.SessionQuery{AppID: a.ID}, 2100},
+		{"org", facematch.SessionQuery{OrgID: o.ID}, 2110},
+		{"vendor_data", facematch.SessionQuery{AppID: a.ID, VendorData: &vd}, 3},
+		{"search", facematch.SessionQuery{AppID: a.ID, Search: "SER-99"}, 3 + 10*2}, // user-99 three times, user-990..999 twice each
+		{"search wildcard is literal", facematch.SessionQuery{AppID: a.ID, Search: "user_"}, 0},
+		{"status", facematch.SessionQuery{AppID: a.ID, Statuses: []string{facematch.StatusApproved}}, 2100 - 700 - 200},
+		{"from to", facematch.SessionQuery{AppID: a.ID, From: ptr(start.Add(10 * time.Second)), To: ptr(start.Add(19 * time.Second))}, 10},
+		{"and", facematch.SessionQuery{AppID: a.ID, VendorData: &vd, To: ptr(start.Add(1007 * time.Second))}, 2},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			c.f.Limit = 5
-			p, err := db.ListSessions(ctx, c.f)
+			p, err := db.QuerySessions(ctx, c.f)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -98,11 +98,11 @@ func TestListSessionsFilters(t *testing.T) {
 			}
 		})
 	}
-	p, _ := db.ListSessions(ctx, facematch.SessionFilter{AppID: a.ID, Limit: 1})
+	p, _ := db.QuerySessions(ctx, facematch.SessionQuery{AppID: a.ID, Limit: 1})
 	if err := db.DeleteSession(ctx, a.ID, p.Sessions[0].ID); err != nil {
 		t.Fatal(err)
 	}
-	q, _ := db.ListSessions(ctx, facematch.SessionFilter{AppID: a.ID, Limit: 1})
+	q, _ := db.QuerySessions(ctx, facematch.SessionQuery{AppID: a.ID, Limit: 1})
 	if q.Count != 2099 || q.Sessions[0].ID == p.Sessions[0].ID {
 		t.Fatalf("the deleted session is still listed: %d", q.Count)
 	}
@@ -126,19 +126,19 @@ func BenchmarkListSessions100k(b *testing.B) {
 	vd := "user-42"
 	for _, c := range []struct {
 		name string
-		f    facematch.SessionFilter
+		f    facematch.SessionQuery
 	}{
-		{"page", facematch.SessionFilter{AppID: a.ID, Limit: 50}},
-		{"deep-page", facematch.SessionFilter{AppID: a.ID, Limit: 50, Offset: 50_000}},
-		{"vendor_data", facematch.SessionFilter{AppID: a.ID, VendorData: &vd, Limit: 50}},
-		{"status+dates", facematch.SessionFilter{AppID: a.ID, Statuses: []string{facematch.StatusDeclined}, From: ptr(start.Add(time.Hour)), To: ptr(start.Add(20 * time.Hour)), Limit: 50}},
-		{"search", facematch.SessionFilter{AppID: a.ID, Search: "ER-42", Limit: 50}},
-		{"org", facematch.SessionFilter{OrgID: o.ID, Limit: 50}},
-		{"org+status", facematch.SessionFilter{OrgID: o.ID, Statuses: []string{facematch.StatusApproved}, Limit: 50}},
+		{"page", facematch.SessionQuery{AppID: a.ID, Limit: 50}},
+		{"deep-page", facematch.SessionQuery{AppID: a.ID, Limit: 50, Offset: 50_000}},
+		{"vendor_data", facematch.SessionQuery{AppID: a.ID, VendorData: &vd, Limit: 50}},
+		{"status+dates", facematch.SessionQuery{AppID: a.ID, Statuses: []string{facematch.StatusDeclined}, From: ptr(start.Add(time.Hour)), To: ptr(start.Add(20 * time.Hour)), Limit: 50}},
+		{"search", facematch.SessionQuery{AppID: a.ID, Search: "ER-42", Limit: 50}},
+		{"org", facematch.SessionQuery{OrgID: o.ID, Limit: 50}},
+		{"org+status", facematch.SessionQuery{OrgID: o.ID, Statuses: []string{facematch.StatusApproved}, Limit: 50}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
-				if _, err := db.ListSessions(ctx, c.f); err != nil {
+				if _, err := db.QuerySessions(ctx, c.f); err != nil {
 					b.Fatal(err)
 				}
 			}

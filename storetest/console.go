@@ -65,9 +65,9 @@ func testListSessions(t *testing.T, open Open) {
 	}
 	saveAs(t, w, other, otherApp, "alice-2", facematch.StatusApproved, ptr(90.0), day0)
 
-	list := func(f facematch.SessionFilter) facematch.SessionPage {
+	list := func(f facematch.SessionQuery) facematch.SessionPage {
 		t.Helper()
-		p, err := r.ListSessions(ctx, f)
+		p, err := r.QuerySessions(ctx, f)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -76,20 +76,20 @@ func testListSessions(t *testing.T, open Open) {
 	at := func(d time.Duration) *time.Time { v := day0.Add(d); return &v }
 	cases := []struct {
 		name string
-		f    facematch.SessionFilter
+		f    facematch.SessionQuery
 		want []int // indexes into saved, newest first
 	}{
-		{"app", facematch.SessionFilter{AppID: web.ID}, []int{3, 1, 0}},
-		{"org", facematch.SessionFilter{OrgID: o.ID}, []int{4, 3, 2, 1, 0}},
-		{"vendor_data exact", facematch.SessionFilter{OrgID: o.ID, VendorData: ptr("alice-2")}, []int{3, 2}},
-		{"search ignores case", facematch.SessionFilter{OrgID: o.ID, Search: "ALICE"}, []int{3, 2, 0}},
-		{"search is a substring, not a pattern", facematch.SessionFilter{OrgID: o.ID, Search: "%"}, nil},
-		{"status", facematch.SessionFilter{OrgID: o.ID, Statuses: []string{facematch.StatusDeclined}}, []int{2, 1}},
-		{"statuses", facematch.SessionFilter{OrgID: o.ID, Statuses: []string{facematch.StatusDeclined, facematch.StatusApproved}}, []int{4, 3, 2, 1, 0}},
-		{"dates inclusive", facematch.SessionFilter{OrgID: o.ID, From: at(25 * time.Hour), To: at(75 * time.Hour)}, []int{3, 2, 1}},
-		{"and", facematch.SessionFilter{AppID: web.ID, Search: "alice", Statuses: []string{facematch.StatusApproved}, To: at(time.Hour)}, []int{0}},
-		{"page", facematch.SessionFilter{OrgID: o.ID, Limit: 2, Offset: 1}, []int{3, 2}},
-		{"past the end", facematch.SessionFilter{OrgID: o.ID, Offset: 10}, nil},
+		{"app", facematch.SessionQuery{AppID: web.ID}, []int{3, 1, 0}},
+		{"org", facematch.SessionQuery{OrgID: o.ID}, []int{4, 3, 2, 1, 0}},
+		{"vendor_data exact", facematch.SessionQuery{OrgID: o.ID, VendorData: ptr("alice-2")}, []int{3, 2}},
+		{"search ignores case", facematch.SessionQuery{OrgID: o.ID, Search: "ALICE"}, []int{3, 2, 0}},
+		{"search is a substring, not a pattern", facematch.SessionQuery{OrgID: o.ID, Search: "%"}, nil},
+		{"status", facematch.SessionQuery{OrgID: o.ID, Statuses: []string{facematch.StatusDeclined}}, []int{2, 1}},
+		{"statuses", facematch.SessionQuery{OrgID: o.ID, Statuses: []string{facematch.StatusDeclined, facematch.StatusApproved}}, []int{4, 3, 2, 1, 0}},
+		{"dates inclusive", facematch.SessionQuery{OrgID: o.ID, From: at(25 * time.Hour), To: at(75 * time.Hour)}, []int{3, 2, 1}},
+		{"and", facematch.SessionQuery{AppID: web.ID, Search: "alice", Statuses: []string{facematch.StatusApproved}, To: at(time.Hour)}, []int{0}},
+		{"page", facematch.SessionQuery{OrgID: o.ID, Limit: 2, Offset: 1}, []int{3, 2}},
+		{"past the end", facematch.SessionQuery{OrgID: o.ID, Offset: 10}, nil},
 	}
 	for _, c := range cases {
 		p := list(c.f)
@@ -113,17 +113,17 @@ func testListSessions(t *testing.T, open Open) {
 			t.Errorf("%s: count %d, want %d", c.name, p.Count, count)
 		}
 	}
-	first := list(facematch.SessionFilter{AppID: web.ID, Limit: 1}).Sessions[0]
+	first := list(facematch.SessionQuery{AppID: web.ID, Limit: 1}).Sessions[0]
 	if first.Number != saved[3].Number || *first.VendorData != "alice-2" || *first.FaceMatch.Score != 77.5 {
 		t.Fatalf("listed session %+v", first)
 	}
 	if err := w.DeleteSession(ctx, web.ID, saved[3].ID); err != nil {
 		t.Fatal(err)
 	}
-	if p := list(facematch.SessionFilter{OrgID: o.ID}); p.Count != 4 || p.Sessions[0].ID != saved[4].ID || p.Sessions[1].ID != saved[2].ID {
+	if p := list(facematch.SessionQuery{OrgID: o.ID}); p.Count != 4 || p.Sessions[0].ID != saved[4].ID || p.Sessions[1].ID != saved[2].ID {
 		t.Fatalf("after a delete: count %d", p.Count)
 	}
-	if p := list(facematch.SessionFilter{AppID: web.ID}); p.Count != 2 {
+	if p := list(facematch.SessionQuery{AppID: web.ID}); p.Count != 2 {
 		t.Fatalf("after a delete, the application counts %d", p.Count)
 	}
 	days, err := r.DailyCounts(ctx, o.ID, day0)
@@ -219,17 +219,17 @@ func testConsoleReads(t *testing.T, open Open) {
 	o, app := seed(t, w, 10)
 	clk.Add(time.Second)
 	o2, _ := seed(t, w, 0)
-	if orgs, err := r.Organizations(ctx); err != nil || len(orgs) != 2 || orgs[0].ID != o.ID || orgs[1].ID != o2.ID {
+	if orgs, err := r.ListOrganizations(ctx); err != nil || len(orgs) != 2 || orgs[0].ID != o.ID || orgs[1].ID != o2.ID {
 		t.Fatalf("%+v %v", orgs, err)
 	}
-	if apps, err := r.Applications(ctx, o.ID); err != nil || len(apps) != 1 || apps[0].ID != app.ID || apps[0].Mode != facematch.ModeLive {
+	if apps, err := r.ListApplications(ctx, o.ID); err != nil || len(apps) != 1 || apps[0].ID != app.ID || apps[0].Mode != facematch.ModeLive {
 		t.Fatalf("%+v %v", apps, err)
 	}
 	if _, err := w.CreateAPIKey(ctx, facematch.APIKey{ID: "0123456789abcdef", AppID: app.ID, SecretHash: facematch.HashSecret("s")}); err != nil {
 		t.Fatal(err)
 	}
-	keys, err := r.APIKeys(ctx, app.ID)
-	if err != nil || len(keys) != 1 || keys[0].LastUsedAt != nil || keys[0].RevokedAt != nil {
+	keys, err := r.ListAPIKeys(ctx, app.ID)
+	if err != nil || len(keys) != 1 || keys[0].LastUsed != nil || keys[0].RevokedAt != nil {
 		t.Fatalf("%+v %v", keys, err)
 	}
 	clk.Add(time.Minute)
@@ -239,8 +239,8 @@ func testConsoleReads(t *testing.T, open Open) {
 	if err := w.RevokeAPIKey(ctx, "0123456789abcdef"); err != nil {
 		t.Fatal(err)
 	}
-	keys, _ = r.APIKeys(ctx, app.ID)
-	if keys[0].LastUsedAt == nil || !keys[0].LastUsedAt.Equal(clk.Now()) || keys[0].RevokedAt == nil {
+	keys, _ = r.ListAPIKeys(ctx, app.ID)
+	if keys[0].LastUsed == nil || !keys[0].LastUsed.Equal(clk.Now()) || keys[0].Prefix != "fm_live_0123456789abcdef_" || keys[0].RevokedAt == nil {
 		t.Fatalf("after a request and a revocation: %+v", keys[0])
 	}
 

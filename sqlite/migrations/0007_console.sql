@@ -29,12 +29,6 @@ CREATE TABLE login_locks (
     until_us INTEGER NOT NULL
 );
 
--- When each key was last let through: the time of its latest counted request (FM-CON-4).
-ALTER TABLE api_keys ADD COLUMN last_used_us INTEGER;
-CREATE TRIGGER api_keys_last_used AFTER INSERT ON rate_events
-BEGIN
-    UPDATE api_keys SET last_used_us = NEW.at_us WHERE id = NEW.key_id;
-END;
 CREATE INDEX api_keys_app ON api_keys (app_id, created_us);
 CREATE INDEX applications_org ON applications (org_id, created_us);
 
@@ -51,7 +45,7 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_org ON audit_log (org_id, at_us);
 CREATE INDEX audit_log_at ON audit_log (at_us);
 
--- A session's deliveries, for its page in the console (FM-CON-3); a destination's, newest first.
-CREATE INDEX webhook_deliveries_session ON webhook_deliveries (session_id);
+-- A destination's deliveries, newest first, for its page in the console (FM-CON-4); a session's
+-- use webhook_deliveries_session (0005_retention.sql).
 CREATE INDEX webhook_deliveries_destination ON webhook_deliveries (destination_id, created_us);
 CREATE INDEX webhook_attempts_delivery ON webhook_attempts (delivery_id, at_us);
