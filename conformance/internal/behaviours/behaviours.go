@@ -157,12 +157,12 @@ var (
 	specFuncs      = map[string]bool{"It": true, "Specify": true, "FIt": true, "FSpecify": true, "PIt": true, "PSpecify": true}
 )
 
-// LoadSuite reads the specs of the suite's *_test.go files in dir. Texts and labels must be
+// LoadSuite reads the specs of the suite's .go files in dir. Texts and labels must be
 // string literals (or constants declared in the suite) so that the list is built without
 // running anything.
 func LoadSuite(dir string) ([]SuiteSpec, error) {
 	fset := token.NewFileSet()
-	paths, err := filepath.Glob(filepath.Join(dir, "*_test.go"))
+	paths, err := filepath.Glob(filepath.Join(dir, "*.go"))
 	if err != nil {
 		return nil, err
 	}
