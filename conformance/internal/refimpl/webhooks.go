@@ -376,7 +376,7 @@ func (s *Server) addressAllowed(ip netip.Addr) error {
 
 // hookClient sends webhooks: the policy holds on every connection, redirects are not followed.
 func (s *Server) hookClient() *http.Client {
-	dialer := &net.Dialer{Timeout: s.cfg.AttemptTimout, Control: func(network, address string, _ syscall.RawConn) error {
+	dialer := &net.Dialer{Timeout: s.cfg.AttemptTimeout, Control: func(network, address string, _ syscall.RawConn) error {
 		host, _, err := net.SplitHostPort(address)
 		if err != nil {
 			return err
@@ -388,7 +388,7 @@ func (s *Server) hookClient() *http.Client {
 		return s.addressAllowed(ip)
 	}}
 	return &http.Client{
-		Timeout:       s.cfg.AttemptTimout,
+		Timeout:       s.cfg.AttemptTimeout,
 		Transport:     &http.Transport{DialContext: dialer.DialContext, DisableKeepAlives: true, Proxy: nil},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
