@@ -5,6 +5,7 @@
 #   make build        bin/facematch
 #   make models       models/ from packaged sources (see docs/models.md)
 #   make bench        matcher benchmark: ratios against plain dlib, worker scaling, memory
+#   make scalebench   SQLite against PostgreSQL and replicas: req/s, statements, store ceilings
 #   make calibration  docs/calibration.md and its pictures, measured on the LFW development pairs
 
 GO ?= go
@@ -14,14 +15,15 @@ SHARED ?= $(CURDIR)/../shared
 export FACEMATCH_SHARED := $(abspath $(SHARED))
 
 .DEFAULT_GOAL := build
-.PHONY: build deps run test bench calibration clean
+.PHONY: build deps run test bench scalebench calibration clean
 
 include tools/models.mk
 -include conformance/conformance.mk
 include tools/fuzz.mk
 
-# Debian packages the cgo parts need: dlib and its BLAS/LAPACK, libjpeg-turbo.
-DEBIAN_PACKAGES := libdlib-dev libdlib-data libblas-dev liblapack-dev libopenblas-dev libjpeg-dev
+# Debian packages the cgo parts need (dlib and its BLAS/LAPACK, libjpeg-turbo), and PostgreSQL,
+# which the store and replica tests start (internal/pgtest).
+DEBIAN_PACKAGES := libdlib-dev libdlib-data libblas-dev liblapack-dev libopenblas-dev libjpeg-dev postgresql
 
 # deps installs the missing Debian packages (as root) and gives go-face the libcblas.so it links
 # with: Debian ships that name only with ATLAS, so it points at OpenBLAS, which has the symbols.
@@ -57,6 +59,11 @@ test: deps models bin/dlibraw build
 bench: deps models bin/dlibraw build
 	$(GO) run ./tools/matcherbench
 	$(GO) run ./tools/apibench
+
+# scalebench measures, in one run, 1 server on SQLite, 1 and 2 on PostgreSQL, what a request costs
+# the database, and the ceilings of both stores (docs/scaling.md).
+scalebench: deps models build
+	$(GO) run ./tools/scalebench
 
 calibration: deps models
 	$(GO) run ./tools/calibrate -out docs

@@ -3,6 +3,7 @@ package facematch
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -17,47 +18,122 @@ const (
 	EUNAVAILABLE = "unavailable"        // the service is shutting down or not ready
 )
 
-// Error is a domain error. Fields carries field-keyed messages for EINVALID (FM-VAL-1);
-// RetryAfter is set for ETHROTTLED.
+// Error is a domain error. Op names the operation that failed (a store or matcher method, e.g.
+// "sqlite.ReserveCredit"), Err the cause it wraps; both are for logs and never reach a client.
+// Code and Message are what the HTTP layer answers; Fields carries field-keyed messages for
+// EINVALID (FM-VAL-1); RetryAfter is set for ETHROTTLED. An Error that only adds an Op to a cause
+// leaves Code empty and takes the cause's. The model is upspin's errors.E and WTF's Error.
 type Error struct {
+	Op         string
 	Code       string
 	Message    string
 	Fields     map[string][]string
 	RetryAfter time.Duration
+	Err        error
 }
 
+// Error describes e for logs: the operation, the code, the message or fields, and the cause.
 func (e *Error) Error() string {
-	if len(e.Fields) > 0 {
-		return fmt.Sprintf("facematch error: code=%s fields=%v", e.Code, e.Fields)
+	var b strings.Builder
+	if e.Op != "" {
+		b.WriteString(e.Op)
 	}
-	return fmt.Sprintf("facematch error: code=%s message=%s", e.Code, e.Message)
+	add := func(s string) {
+		if b.Len() > 0 {
+			b.WriteString(": ")
+		}
+		b.WriteString(s)
+	}
+	if e.Code != "" {
+		add("code=" + e.Code)
+	}
+	if len(e.Fields) > 0 {
+		add(fmt.Sprintf("fields=%v", e.Fields))
+	} else if e.Message != "" {
+		add(e.Message)
+	}
+	if e.Err != nil {
+		add(e.Err.Error())
+	}
+	return b.String()
 }
+
+// Unwrap returns the cause, so that errors.Is and errors.As see through e.
+func (e *Error) Unwrap() error { return e.Err }
 
 // Errorf returns an *Error with the code and a formatted message.
 func Errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// ErrorCode returns the code of err's *Error, EINTERNAL for any other non-nil error, and "" for
-// nil.
+// WrapOp records that err happened in op: nil stays nil; anything else becomes an *Error with
+// that Op wrapping err, keeping err's code and message.
+func WrapOp(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &Error{Op: op, Err: err}
+}
+
+// ErrorCode returns the first code found along err's chain of *Error, EINTERNAL for any other
+// non-nil error, and "" for nil.
 func ErrorCode(err error) string {
-	var e *Error
-	switch {
-	case err == nil:
+	if err == nil {
 		return ""
-	case errors.As(err, &e):
-		return e.Code
+	}
+	for e := range chain(err) {
+		if e.Code != "" {
+			return e.Code
+		}
 	}
 	return EINTERNAL
 }
 
-// ErrorMessage returns the message of err's *Error, or a generic one that reveals nothing.
+// Coded returns the first *Error along err's chain that carries a code: the one a client is
+// answered with.
+func Coded(err error) (*Error, bool) {
+	for e := range chain(err) {
+		if e.Code != "" {
+			return e, true
+		}
+	}
+	return nil, false
+}
+
+// ErrorMessage returns the first message found along err's chain of *Error, or a generic one that
+// reveals nothing.
 func ErrorMessage(err error) string {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Message
+	for e := range chain(err) {
+		if e.Code != "" {
+			return e.Message
+		}
 	}
 	return "Internal error."
+}
+
+// ErrorOp returns the operations err passed through, outermost first, joined by " > ", or "" when
+// none was recorded.
+func ErrorOp(err error) string {
+	var ops []string
+	for e := range chain(err) {
+		if e.Op != "" {
+			ops = append(ops, e.Op)
+		}
+	}
+	return strings.Join(ops, " > ")
+}
+
+// chain yields the *Error values along err's chain of causes, outermost first.
+func chain(err error) func(yield func(*Error) bool) {
+	return func(yield func(*Error) bool) {
+		for err != nil {
+			var e *Error
+			if !errors.As(err, &e) || !yield(e) {
+				return
+			}
+			err = e.Err
+		}
+	}
 }
 
 // FieldErrors collects validation messages per field, in the shape of FM-VAL-1.

@@ -21,6 +21,15 @@ const (
 	RiskNoReferenceImage = "NO_REFERENCE_IMAGE"
 )
 
+// The texts of the warnings (FM-RESP-4): the one source of them for the matcher, the sandbox and
+// openapi.yaml's examples, which a test holds equal to these.
+const (
+	LowSimilarityShort    = "Low face match similarity"
+	LowSimilarityLong     = "The facial features of the user image do not closely match the reference image, suggesting a potential identity mismatch."
+	NoReferenceImageShort = "No reference image"
+	NoReferenceImageLong  = "No face pair could be compared because no face was found in at least one of the images."
+)
+
 // DefaultThreshold is the decline threshold used when a request names none.
 const DefaultThreshold = 30.0
 
@@ -78,10 +87,6 @@ func RoundScore(s float64) float64 {
 	return math.Round(s*100) / 100
 }
 
-// approveAtThreshold, when true, approves a score equal to the threshold, which FM-MATCH-2
-// forbids. It is false except in the brokenserver build the conformance self-test runs against.
-var approveAtThreshold bool
-
 // Decide builds the face_match decision from a score (nil when no face pair could be scored) and
 // the faces found, following FM-MATCH-2 and FM-MATCH-3: a score equal to the threshold declines.
 func Decide(score *float64, user, ref ImageResult, threshold float64) FaceMatch {
@@ -93,14 +98,14 @@ func Decide(score *float64, user, ref ImageResult, threshold float64) FaceMatch 
 			Feature:          "FACEMATCH",
 			Risk:             RiskNoReferenceImage,
 			LogType:          "error",
-			ShortDescription: "No face to compare",
-			LongDescription:  "A face could not be found in the user image or in the reference image, so the two could not be compared.",
+			ShortDescription: NoReferenceImageShort,
+			LongDescription:  NoReferenceImageLong,
 			AdditionalData: map[string]any{
 				"user_image_faces": len(user.Entities),
 				"ref_image_faces":  len(ref.Entities),
 			},
 		})
-	case *score > threshold || approveAtThreshold && *score == threshold:
+	case *score > threshold:
 		fm.Status = StatusApproved
 	default:
 		fm.Status = StatusDeclined
@@ -108,8 +113,8 @@ func Decide(score *float64, user, ref ImageResult, threshold float64) FaceMatch 
 			Feature:          "FACEMATCH",
 			Risk:             RiskLowSimilarity,
 			LogType:          "error",
-			ShortDescription: "Low face match similarity",
-			LongDescription:  "The similarity between the face in the user image and the face in the reference image is at or below the decline threshold.",
+			ShortDescription: LowSimilarityShort,
+			LongDescription:  LowSimilarityLong,
 		})
 	}
 	if fm.User.Entities == nil {

@@ -15,9 +15,14 @@ type Tenancy interface {
 	Application(ctx context.Context, appID string) (Application, error)
 	CreateAPIKey(ctx context.Context, key APIKey) (APIKey, error)
 	RevokeAPIKey(ctx context.Context, keyID string) error
+	KeyFinder
+	Organization(ctx context.Context, orgID string) (Organization, error)
+}
+
+// KeyFinder finds the key a request presents: all that authenticating a request needs.
+type KeyFinder interface {
 	// APIKey returns a key and its application, ENOTFOUND when there is no such key.
 	APIKey(ctx context.Context, keyID string) (APIKey, Application, error)
-	Organization(ctx context.Context, orgID string) (Organization, error)
 }
 
 // RateDecision is the outcome of taking one request from a rate-limit budget.
@@ -64,14 +69,29 @@ type Sessions interface {
 	DeleteSession(ctx context.Context, appID, id string) error
 }
 
-// Store is everything the service keeps. The SQLite implementation is the first; every method
-// is safe for concurrent use and exact across processes sharing the store.
+// Leases let several servers share one store (FM-SCALE-3). Each store handle is one owner:
+// the credits it reserves and the deliveries it claims are recorded under its lease, which a
+// running server renews; once a lease lapsed (its process died), any other server gives back
+// what it held. A starting server never touches work whose owner's lease is live.
+type Leases interface {
+	// RenewLease takes or extends this handle's lease until ttl from now.
+	RenewLease(ctx context.Context, ttl time.Duration) error
+	// ReclaimLapsed returns the credits reserved and frees the deliveries claimed by owners
+	// without a live lease, forgets their leases, and reports how many of each it freed.
+	ReclaimLapsed(ctx context.Context) (credits, deliveries int, err error)
+	// EndLease drops this handle's lease, at a clean stop once its requests have finished.
+	EndLease(ctx context.Context) error
+}
+
+// Store is everything the service keeps, on SQLite (one server) or PostgreSQL (replicas);
+// every method is safe for concurrent use and exact across processes sharing the store.
 type Store interface {
 	Tenancy
 	RateLimiter
 	Credits
 	Sessions
 	Webhooks
+	Leases
 	// Secret returns a named random secret of the deployment, creating it on first use, so that
 	// every replica signs with the same key.
 	Secret(ctx context.Context, name string) ([]byte, error)

@@ -5,24 +5,18 @@ import (
 	"fmt"
 
 	"github.com/facematch/facematch"
-	"github.com/facematch/facematch/sqlite"
 )
-
-// openStore opens the data folder's database; admin commands share it with a running server.
-func openStore(ctx context.Context, dir string) (*sqlite.DB, error) {
-	return sqlite.Open(ctx, dir)
-}
 
 // orgCreate: facematch org create --name NAME [--credits N].
 func orgCreate(ctx context.Context, c *cmdContext, args []string) error {
 	f := newFlags(c, "org create")
 	name := f.String("name", "", "name of the organization")
 	credits := f.Int64("credits", 0, "initial credit balance")
-	data := f.data()
+	store := f.store()
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	db, err := openStore(ctx, *data)
+	db, err := store.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -39,14 +33,14 @@ func creditsAdd(ctx context.Context, c *cmdContext, args []string) error {
 	f := newFlags(c, "credits add")
 	org := f.String("org", "", "organization id")
 	amount := f.Int64("amount", 0, "credits to add; negative removes")
-	data := f.data()
+	store := f.store()
 	if err := f.parse(args); err != nil {
 		return err
 	}
 	if *org == "" || *amount == 0 {
 		return fmt.Errorf("credits add needs --org and a non-zero --amount")
 	}
-	db, err := openStore(ctx, *data)
+	db, err := store.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -64,7 +58,7 @@ func appCreate(ctx context.Context, c *cmdContext, args []string) error {
 	org := f.String("org", "", "organization id")
 	name := f.String("name", "", "name of the application")
 	sandboxMode := f.Bool("sandbox", false, "a sandbox application: fixed answers, no credits, nothing stored")
-	data := f.data()
+	store := f.store()
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -72,7 +66,7 @@ func appCreate(ctx context.Context, c *cmdContext, args []string) error {
 	if *sandboxMode {
 		mode = facematch.ModeSandbox
 	}
-	db, err := openStore(ctx, *data)
+	db, err := store.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -88,11 +82,11 @@ func appCreate(ctx context.Context, c *cmdContext, args []string) error {
 func keyCreate(ctx context.Context, c *cmdContext, args []string) error {
 	f := newFlags(c, "key create")
 	app := f.String("app", "", "application id")
-	data := f.data()
+	store := f.store()
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	db, err := openStore(ctx, *data)
+	db, err := store.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -105,7 +99,7 @@ func keyCreate(ctx context.Context, c *cmdContext, args []string) error {
 }
 
 // createKey draws a key for an application and stores its hash.
-func createKey(ctx context.Context, db *sqlite.DB, appID string) (id, full string, err error) {
+func createKey(ctx context.Context, db facematch.Store, appID string) (id, full string, err error) {
 	app, err := db.Application(ctx, appID)
 	if err != nil {
 		return "", "", err
@@ -121,11 +115,11 @@ func createKey(ctx context.Context, db *sqlite.DB, appID string) (id, full strin
 func keyRevoke(ctx context.Context, c *cmdContext, args []string) error {
 	f := newFlags(c, "key revoke")
 	id := f.String("id", "", "key id")
-	data := f.data()
+	store := f.store()
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	db, err := openStore(ctx, *data)
+	db, err := store.open(ctx)
 	if err != nil {
 		return err
 	}

@@ -20,7 +20,6 @@ import (
 	"github.com/facematch/facematch/matcher"
 	"github.com/facematch/facematch/sandbox"
 	"github.com/facematch/facematch/server"
-	"github.com/facematch/facematch/sqlite"
 	"github.com/facematch/facematch/webhook"
 )
 
@@ -29,7 +28,9 @@ import (
 func serve(ctx context.Context, c *cmdContext, args []string) error {
 	f := newFlags(c, "serve")
 	addr := f.str("addr", "127.0.0.1:8080", "address to listen on")
-	data := f.data()
+	store := f.store()
+	data := store.data
+	replicaLease := f.duration("replica-lease", 30*time.Second, "how long the credits and deliveries a server holds stay its own after it stops renewing (it died); then other servers give them back")
 	models := f.models()
 	workers := f.workers()
 	allowPrivate := f.boolean("allow-private-webhooks", false, "let webhook destinations resolve to private and loopback addresses (development, tests)")
@@ -62,7 +63,6 @@ func serve(ctx context.Context, c *cmdContext, args []string) error {
 		defer func() { pprof.StopCPUProfile(); pf.Close() }()
 	}
 	logger := slog.New(slog.NewJSONHandler(c.stderr, nil))
-	start := time.Now()
 	// Requests allocate their bodies (up to 11.5 MB each) and little that lives on: collecting
 	// at twice the default heap growth halves the collector's share of a sandbox request's CPU
 	// (measured in docs/performance.md); --max-inflight bounds what the heap can hold.
@@ -70,21 +70,17 @@ func serve(ctx context.Context, c *cmdContext, args []string) error {
 		debug.SetGCPercent(200)
 	}
 
-	db, err := sqlite.Open(ctx, *data)
+	db, closeStore, err := openServeStore(ctx, store, logger)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	// This server is the only one on its SQLite file: a credit still reserved from before it
-	// started belongs to a call a crash interrupted, which never got a 200.
-	if n, err := db.ReleaseReservationsBefore(ctx, start); err != nil {
-		return err
-	} else if n > 0 {
-		logger.Info("released credits of interrupted calls", slog.Int("credits", n))
-	}
-	if err := db.ReleaseDeliveryLeases(ctx); err != nil {
+	defer closeStore()
+	endLease, err := holdLease(ctx, db, *replicaLease, logger)
+	if err != nil {
 		return err
 	}
+	// The lease ends after the requests and deliveries under way (deferred later, run earlier).
+	defer endLease()
 
 	metrics := server.NewMetrics(nil)
 	m, err := matcher.New(matcher.Config{Models: *models, Workers: *workers, Observe: metrics.ObserveStage})
@@ -173,7 +169,7 @@ type demoKeys struct {
 // seedDemo creates, on the first start on a data folder, a demo organization with 100
 // credits, a live and a sandbox application with a key each, and prints the keys with a curl
 // command that compares two photos of the shared fixtures.
-func seedDemo(ctx context.Context, db *sqlite.DB, dataDir, baseURL string, getenv Env, out io.Writer) error {
+func seedDemo(ctx context.Context, db facematch.Store, dataDir, baseURL string, getenv Env, out io.Writer) error {
 	path := filepath.Join(dataDir, "demo-keys.json")
 	var keys demoKeys
 	if b, err := os.ReadFile(path); err == nil {

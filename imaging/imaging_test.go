@@ -140,22 +140,6 @@ func TestOrientation(t *testing.T) {
 	}
 }
 
-func TestOrientationInTIFFAndWebP(t *testing.T) {
-	// A TIFF carries the tag in its own first IFD; a WebP in an EXIF chunk. Hand-made
-	// containers keep this independent of any encoder's support for metadata.
-	if o := tiffOrientation(testimg.EXIF(6)); o != 6 {
-		t.Fatalf("tiff orientation = %d, want 6", o)
-	}
-	webp := []byte("RIFF\x00\x00\x00\x00WEBP")
-	chunk := append([]byte("Exif\x00\x00"), testimg.EXIF(8)...)
-	webp = append(webp, "EXIF"...)
-	webp = append(webp, byte(len(chunk)), 0, 0, 0)
-	webp = append(webp, chunk...)
-	if o := orientation(WebP, webp); o != 8 {
-		t.Fatalf("webp orientation = %d, want 8", o)
-	}
-}
-
 func TestReduceAveragesAreas(t *testing.T) {
 	src := image.NewGray(image.Rect(0, 0, 4, 2))
 	copy(src.Pix, []uint8{0, 100, 200, 200, 0, 100, 200, 200})

@@ -138,7 +138,8 @@ var ErrNoPixels = errors.New("image could not be decoded")
 
 // Match compares the largest face of in.User with the largest face of in.Ref (FM-MATCH-1..4).
 // The two images are analysed at once on two workers when the pool has them.
-func (m *Matcher) Match(ctx context.Context, in facematch.MatchInput) (facematch.FaceMatch, error) {
+func (m *Matcher) Match(ctx context.Context, in facematch.MatchInput) (_ facematch.FaceMatch, err error) {
+	defer func() { err = facematch.WrapOp("matcher.Match", err) }()
 	var (
 		wg       sync.WaitGroup
 		user     *Analysis

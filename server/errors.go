@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -50,8 +49,7 @@ func retryAfterSeconds(d time.Duration) int {
 
 // writeError answers err.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	var e *facematch.Error
-	if errors.As(err, &e) {
+	if e, ok := facematch.Coded(err); ok {
 		if a, ok := errorAnswers[e.Code]; ok {
 			if e.Code == facematch.ETHROTTLED {
 				w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(e.RetryAfter)))
@@ -65,7 +63,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.WriteHeader(499) // the client went away; nobody reads this
 		return
 	}
-	s.cfg.Logger.Error("internal error", slog.String("request_id", requestIDFrom(r.Context())), slog.String("error", err.Error()))
+	s.cfg.Logger.Error("internal error", slog.String("request_id", requestIDFrom(r.Context())),
+		slog.String("op", facematch.ErrorOp(err)), slog.String("error", err.Error()))
 	writeJSON(w, http.StatusInternalServerError, map[string]string{"detail": "A server error occurred."})
 }
 

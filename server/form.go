@@ -15,7 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/facematch/facematch"
-	"github.com/facematch/facematch/imaging"
+	"github.com/facematch/facematch/imageinfo"
 	"github.com/facematch/facematch/webhook"
 )
 
@@ -33,16 +33,16 @@ const (
 	maxTextBytes = 64 << 10
 )
 
-// allowedExtensions maps each accepted file name extension to the format its content must be.
-var allowedExtensions = map[string]imaging.Format{
-	"tiff": imaging.TIFF, "jpg": imaging.JPEG, "jpeg": imaging.JPEG, "png": imaging.PNG, "webp": imaging.WebP,
-}
+// allowedExtensions are the accepted file name extensions. The content need not match the
+// extension (FM-IMG-1): a PNG sent as photo.jpg is read as the PNG it is, as the provider's
+// Django stack reads it, since clients often send every image under one file name.
+var allowedExtensions = map[string]bool{"tiff": true, "jpg": true, "jpeg": true, "png": true, "webp": true}
 
 // upload is one image part of the form, checked down to its header.
 type upload struct {
 	filename string
 	data     []byte
-	header   imaging.Header
+	header   imageinfo.Header
 }
 
 // faceMatchForm is a validated POST /v3/face-match/ request.
@@ -58,15 +58,37 @@ type faceMatchForm struct {
 // numberPattern is a plain decimal number: no hex, no NaN, no infinity.
 var numberPattern = regexp.MustCompile(`^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$`)
 
-// parseBool reads the booleans of FM-VAL-2.
+// parseBool reads the booleans of FM-VAL-2: the words Django REST framework's BooleanField
+// takes, in any case, and nothing else (no surrounding spaces).
 func parseBool(s string) (bool, bool) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "true", "1", "yes", "on":
+	switch strings.ToLower(s) {
+	case "true", "t", "yes", "y", "on", "1":
 		return true, true
-	case "false", "0", "no", "off":
+	case "false", "f", "no", "n", "off", "0":
 		return false, true
 	}
 	return false, false
+}
+
+// isOptional says whether a field of the face-match form may be left out.
+func isOptional(name string) bool {
+	return name != "user_image" && name != "ref_image"
+}
+
+// fieldValue is the part that stands for a field, read as Django REST framework reads form data
+// (FM-VAL-5): a field sent more than once takes its last part, files too, and an optional text
+// field sent blank counts as absent, so that its default applies. ok is false when the field
+// is absent.
+func (f *form) fieldValue(name string) (part, bool) {
+	ps := f.parts[name]
+	if len(ps) == 0 {
+		return part{}, false
+	}
+	p := ps[len(ps)-1]
+	if isOptional(name) && !p.isFile && len(p.data) == 0 {
+		return part{}, false
+	}
+	return p, true
 }
 
 // checkFaceMatchForm checks the form of a face-match call: every field's rules, each image's
@@ -78,21 +100,15 @@ func checkFaceMatchForm(in *form) (*faceMatchForm, facematch.FieldErrors) {
 		errs.Add("non_field_errors", in.problem)
 		return nil, errs
 	}
-	parts := in.parts
 	f := &faceMatchForm{threshold: facematch.DefaultThreshold, save: true}
 	for name := range formFields {
-		ps := parts[name]
-		if len(ps) > 1 {
-			errs.Add(name, "This field was sent more than once.")
-			continue
-		}
-		if len(ps) == 0 {
-			if name == "user_image" || name == "ref_image" {
+		p, ok := in.fieldValue(name)
+		if !ok {
+			if !isOptional(name) {
 				errs.Add(name, msgRequired)
 			}
 			continue
 		}
-		p := ps[0]
 		switch name {
 		case "user_image":
 			f.user = checkImage(name, p, errs)
@@ -161,16 +177,16 @@ var formFields = map[string]struct{}{
 	"save_api_request": {}, "vendor_data": {}, "metadata": {},
 }
 
-// checkImage applies FM-IMG-1 and FM-IMG-2 to one image part.
+// checkImage applies FM-IMG-1 and FM-IMG-2 to one image part: an allowed extension, a size,
+// and a header of one of the accepted formats, whatever the extension says.
 func checkImage(name string, p part, errs facematch.FieldErrors) upload {
 	if !p.isFile {
 		errs.Add(name, "The submitted data was not a file. Check the encoding type on the form.")
 		return upload{}
 	}
 	ext := strings.ToLower(strings.TrimPrefix(path.Ext(p.filename), "."))
-	want, ok := allowedExtensions[ext]
 	switch {
-	case !ok:
+	case !allowedExtensions[ext]:
 		errs.Add(name, fmt.Sprintf("File extension %q is not allowed. Allowed extensions are: tiff, jpg, jpeg, png, webp.", ext))
 		return upload{}
 	case len(p.data) == 0:
@@ -180,17 +196,14 @@ func checkImage(name string, p part, errs facematch.FieldErrors) upload {
 		errs.Add(name, fmt.Sprintf("Ensure this file is at most %d bytes (5 MiB).", MaxImageBytes))
 		return upload{}
 	}
-	h, err := imaging.ReadHeader(p.data)
-	var tooLarge *imaging.TooLargeError
+	h, err := imageinfo.ReadHeader(p.data)
+	var tooLarge *imageinfo.TooLargeError
 	switch {
 	case errors.As(err, &tooLarge):
-		errs.Add(name, fmt.Sprintf("Image too large: %dx%d pixels; at most %d megapixels are accepted.", tooLarge.Width, tooLarge.Height, imaging.MaxPixels/1_000_000))
+		errs.Add(name, fmt.Sprintf("Image too large: %dx%d pixels; at most %d megapixels are accepted.", tooLarge.Width, tooLarge.Height, imageinfo.MaxPixels/1_000_000))
 		return upload{}
 	case err != nil:
 		errs.Add(name, msgNotImage)
-		return upload{}
-	case h.Format != want:
-		errs.Add(name, fmt.Sprintf("The file's content is %s, which does not match its extension %q.", strings.ToUpper(string(h.Format)), ext))
 		return upload{}
 	}
 	return upload{filename: p.filename, data: p.data, header: h}

@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -27,24 +29,26 @@ type destinationJSON struct {
 	CreatedAt        facematch.Timestamp `json:"created_at"`
 	UpdatedAt        facematch.Timestamp `json:"updated_at"`
 	SecretSharedKey  *string             `json:"secret_shared_key,omitempty"`
-	Deliveries       *deliveriesJSON     `json:"deliveries,omitempty"`
+	Summary          *summaryJSON        `json:"summary,omitempty"`
 }
 
-// deliveriesJSON is the delivery summary of a destination (FM-WH-4).
-type deliveriesJSON struct {
-	Total          int                  `json:"total"`
-	Failed         int                  `json:"failed"`
-	ErrorRate      *float64             `json:"error_rate"`
-	MinResponseMS  *float64             `json:"min_response_ms"`
-	AvgResponseMS  *float64             `json:"avg_response_ms"`
-	MaxResponseMS  *float64             `json:"max_response_ms"`
-	LastDeliveryAt *facematch.Timestamp `json:"last_delivery_at"`
+// summaryJSON is the delivery summary of a destination under the provider's names (FM-WH-1,
+// FM-WH-4). Every attempt counts as a delivery; response times cover the attempts that got an
+// HTTP answer and are null while there is none.
+type summaryJSON struct {
+	TotalDeliveries     int                  `json:"total_deliveries"`
+	FailedDeliveries    int                  `json:"failed_deliveries"`
+	ErrorRatePercentage float64              `json:"error_rate_percentage"`
+	MinResponseTimeMS   *float64             `json:"min_response_time_ms"`
+	AvgResponseTimeMS   *float64             `json:"avg_response_time_ms"`
+	MaxResponseTimeMS   *float64             `json:"max_response_time_ms"`
+	LastDeliveryAt      *facematch.Timestamp `json:"last_delivery_at"`
 }
 
 func toDestinationJSON(d facematch.Destination, withSecret bool) destinationJSON {
 	out := destinationJSON{
 		UUID: d.ID, Label: d.Label, URL: d.URL, SubscribedEvents: d.SubscribedEvents, Enabled: d.Enabled,
-		WebhookVersion: facematch.WebhookVersion, CreatedAt: facematch.Timestamp(d.CreatedAt), UpdatedAt: facematch.Timestamp(d.UpdatedAt),
+		WebhookVersion: d.WebhookVersion, CreatedAt: facematch.Timestamp(d.CreatedAt), UpdatedAt: facematch.Timestamp(d.UpdatedAt),
 	}
 	if withSecret {
 		s := d.Secret
@@ -53,7 +57,7 @@ func toDestinationJSON(d facematch.Destination, withSecret bool) destinationJSON
 	return out
 }
 
-func toDeliveriesJSON(s facematch.DeliverySummary) *deliveriesJSON {
+func toSummaryJSON(s facematch.DeliverySummary) *summaryJSON {
 	ms := func(d *time.Duration) *float64 {
 		if d == nil {
 			return nil
@@ -61,10 +65,10 @@ func toDeliveriesJSON(s facematch.DeliverySummary) *deliveriesJSON {
 		v := float64(d.Microseconds()) / 1000
 		return &v
 	}
-	out := &deliveriesJSON{Total: s.Total, Failed: s.Failed, MinResponseMS: ms(s.MinResponse), AvgResponseMS: ms(s.AvgResponse), MaxResponseMS: ms(s.MaxResponse)}
+	out := &summaryJSON{TotalDeliveries: s.Total, FailedDeliveries: s.Failed,
+		MinResponseTimeMS: ms(s.MinResponse), AvgResponseTimeMS: ms(s.AvgResponse), MaxResponseTimeMS: ms(s.MaxResponse)}
 	if s.Total > 0 {
-		r := float64(s.Failed) / float64(s.Total)
-		out.ErrorRate = &r
+		out.ErrorRatePercentage = math.Round(float64(s.Failed)/float64(s.Total)*10000) / 100
 	}
 	if s.LastDeliveryAt != nil {
 		t := facematch.Timestamp(*s.LastDeliveryAt)
@@ -81,7 +85,7 @@ type destinationInput struct {
 
 // parseDestination checks a destination body: every field's rules and, for a URL, the address
 // guard (FM-WH-5). On creation label and url are required and the defaults apply.
-func (s *Server) parseDestination(ctx context.Context, body []byte, create bool) (destinationInput, facematch.FieldErrors) {
+func parseDestination(ctx context.Context, guard *webhook.Guard, body []byte, create bool) (destinationInput, facematch.FieldErrors) {
 	errs := facematch.FieldErrors{}
 	var in destinationInput
 	var fields map[string]json.RawMessage
@@ -115,7 +119,7 @@ func (s *Server) parseDestination(ctx context.Context, body []byte, create bool)
 		case len(v) > 2048:
 			errs.Add("url", "Ensure this field has no more than 2048 characters.")
 		default:
-			if err := s.cfg.Guard.CheckURL(ctx, v); err != nil {
+			if err := guard.CheckURL(ctx, v); err != nil {
 				errs.Add("url", err.Error())
 			} else {
 				in.update.URL = &v
@@ -136,7 +140,7 @@ func (s *Server) parseDestination(ctx context.Context, body []byte, create bool)
 			seen := map[string]bool{}
 			for _, e := range v {
 				switch {
-				case e != facematch.EventStatusUpdated:
+				case !slices.Contains(facematch.WebhookEvents, e):
 					errs.Add("subscribed_events", `"`+e+`" is not a valid choice.`)
 				case seen[e]:
 					errs.Add("subscribed_events", `"`+e+`" is listed more than once.`)
@@ -146,7 +150,23 @@ func (s *Server) parseDestination(ctx context.Context, body []byte, create bool)
 			in.update.SubscribedEvents = v
 		}
 	} else if create {
-		in.update.SubscribedEvents = []string{facematch.EventStatusUpdated}
+		// FM-WH-1: required, as the provider documents it; no silent default.
+		errs.Add("subscribed_events", msgRequired)
+	}
+	if raw, ok := fields["webhook_version"]; ok {
+		known++
+		var v string
+		switch {
+		case json.Unmarshal(raw, &v) != nil:
+			errs.Add("webhook_version", "Not a valid string.")
+		case !slices.Contains(facematch.WebhookVersions, v):
+			errs.Add("webhook_version", `"`+v+`" is not a valid choice.`)
+		default:
+			in.update.WebhookVersion = &v
+		}
+	} else if create {
+		v := facematch.DefaultWebhookVersion
+		in.update.WebhookVersion = &v
 	}
 	if raw, ok := fields["enabled"]; ok {
 		known++
@@ -167,19 +187,9 @@ func (s *Server) parseDestination(ctx context.Context, body []byte, create bool)
 		}
 	}
 	if !create && known == 0 {
-		errs.Add("non_field_errors", "Give at least one of label, url, subscribed_events, enabled, rotate_secret_key.")
+		errs.Add("non_field_errors", "Give at least one of label, url, subscribed_events, enabled, webhook_version, rotate_secret_key.")
 	}
 	return in, errs
-}
-
-// validated merges the document's complaints with a handler's own.
-func validated(ctx context.Context, ours facematch.FieldErrors) error {
-	for field, msgs := range validationFrom(ctx).fields {
-		if _, have := ours[field]; !have && !(field == "non_field_errors" && len(ours) > 0) {
-			ours[field] = msgs
-		}
-	}
-	return ours.Err()
 }
 
 // destinationID reads the {uuid} of a destination route; anything but a UUID is not found.
@@ -192,29 +202,30 @@ func destinationID(r *http.Request) (string, error) {
 }
 
 // handleCreateDestination serves POST /v3/webhook/destinations/.
-func (s *Server) handleCreateDestination() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		in, errs := s.parseDestination(r.Context(), validationFrom(r.Context()).body, true)
-		if err := validated(r.Context(), errs); err != nil {
+func (s *Server) handleCreateDestination(dests facematch.Destinations, guard *webhook.Guard) validatedHandler {
+	return func(w http.ResponseWriter, r *http.Request, v *validation) {
+		in, errs := parseDestination(r.Context(), guard, v.body, true)
+		if err := v.merge(errs).Err(); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		d, err := s.cfg.Store.CreateDestination(r.Context(), facematch.Destination{
+		d, err := dests.CreateDestination(r.Context(), facematch.Destination{
 			AppID: callerFrom(r.Context()).App.ID, Label: *in.update.Label, URL: *in.update.URL,
 			SubscribedEvents: in.update.SubscribedEvents, Enabled: *in.update.Enabled, Secret: webhook.NewSecret(),
+			WebhookVersion: *in.update.WebhookVersion,
 		})
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
 		writeJSON(w, http.StatusCreated, toDestinationJSON(d, true))
-	})
+	}
 }
 
 // handleListDestinations serves GET /v3/webhook/destinations/: no secrets.
-func (s *Server) handleListDestinations() http.Handler {
+func (s *Server) handleListDestinations(dests facematch.Destinations) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ds, err := s.cfg.Store.Destinations(r.Context(), callerFrom(r.Context()).App.ID)
+		ds, err := dests.Destinations(r.Context(), callerFrom(r.Context()).App.ID)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -228,39 +239,39 @@ func (s *Server) handleListDestinations() http.Handler {
 }
 
 // handleGetDestination serves GET /v3/webhook/destinations/{uuid}/ with its delivery summary.
-func (s *Server) handleGetDestination() http.Handler {
+func (s *Server) handleGetDestination(dests facematch.Destinations) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := destinationID(r)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		d, err := s.cfg.Store.Destination(r.Context(), callerFrom(r.Context()).App.ID, id)
+		d, err := dests.Destination(r.Context(), callerFrom(r.Context()).App.ID, id)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		sum, err := s.cfg.Store.DeliverySummary(r.Context(), d.ID)
+		sum, err := dests.DeliverySummary(r.Context(), d.ID)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
 		out := toDestinationJSON(d, false)
-		out.Deliveries = toDeliveriesJSON(sum)
+		out.Summary = toSummaryJSON(sum)
 		writeJSON(w, http.StatusOK, out)
 	})
 }
 
 // handleUpdateDestination serves PATCH /v3/webhook/destinations/{uuid}/.
-func (s *Server) handleUpdateDestination() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleUpdateDestination(dests facematch.Destinations, guard *webhook.Guard) validatedHandler {
+	return func(w http.ResponseWriter, r *http.Request, v *validation) {
 		id, err := destinationID(r)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		in, errs := s.parseDestination(r.Context(), validationFrom(r.Context()).body, false)
-		if err := validated(r.Context(), errs); err != nil {
+		in, errs := parseDestination(r.Context(), guard, v.body, false)
+		if err := v.merge(errs).Err(); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
@@ -268,21 +279,21 @@ func (s *Server) handleUpdateDestination() http.Handler {
 			secret := webhook.NewSecret()
 			in.update.Secret = &secret
 		}
-		d, err := s.cfg.Store.UpdateDestination(r.Context(), callerFrom(r.Context()).App.ID, id, in.update)
+		d, err := dests.UpdateDestination(r.Context(), callerFrom(r.Context()).App.ID, id, in.update)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, toDestinationJSON(d, in.rotate))
-	})
+	}
 }
 
 // handleDeleteDestination serves DELETE /v3/webhook/destinations/{uuid}/.
-func (s *Server) handleDeleteDestination() http.Handler {
+func (s *Server) handleDeleteDestination(dests facematch.Destinations) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := destinationID(r)
 		if err == nil {
-			err = s.cfg.Store.DeleteDestination(r.Context(), callerFrom(r.Context()).App.ID, id)
+			err = dests.DeleteDestination(r.Context(), callerFrom(r.Context()).App.ID, id)
 		}
 		if err != nil {
 			s.writeError(w, r, err)

@@ -2,61 +2,88 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 
 	"github.com/facematch/facematch"
-	"github.com/facematch/facematch/imaging"
+	"github.com/facematch/facematch/imageinfo"
+	"github.com/facematch/facematch/sandbox"
 	"github.com/facematch/facematch/webhook"
 )
 
 // handleFaceMatch serves POST /v3/face-match/. Past the key and the rate limit, the order is
 // validation (400), then for live keys the credit (403), then the pixels (FM-RL-3): a credit is
 // reserved before any image is decoded and kept only by a 200 (FM-BILL-1/2).
-func (s *Server) handleFaceMatch() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleFaceMatch(credits facematch.Credits, sessions facematch.Sessions, m facematch.Matcher, sb *sandbox.Responder) validatedHandler {
+	return func(w http.ResponseWriter, r *http.Request, v *validation) {
 		ctx := r.Context()
-		form, fields := validationFrom(ctx).faceMatchForm(r.Header.Get("Content-Type"))
+		form, fields := v.faceMatchForm(r.Header.Get("Content-Type"))
+		caller := callerFrom(ctx)
+		requestID := requestIDFrom(ctx)
+		if caller.App.Mode == facematch.ModeSandbox {
+			// FM-SBX-1: nothing decoded, stored, billed or sent. FM-SBX-2: the example asked
+			// for by name; an unknown name is reported with the form's other complaints.
+			example := sandbox.PreferredExample(r.Header)
+			if err := sb.Check(example); err != nil {
+				if coded, ok := facematch.Coded(err); ok {
+					for field, msgs := range coded.Fields {
+						fields[field] = append(fields[field], msgs...)
+					}
+				}
+			}
+			if err := fields.Err(); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			resp, err := sb.Respond(example, requestID, s.now(), form.vendorData, form.metadata)
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			writeJSON(w, http.StatusOK, resp)
+			return
+		}
 		if err := fields.Err(); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		caller := callerFrom(ctx)
-		requestID := requestIDFrom(ctx)
-		if caller.App.Mode == facematch.ModeSandbox {
-			// FM-SBX-1: nothing decoded, stored, billed or sent.
-			writeJSON(w, http.StatusOK, s.cfg.Sandbox.Respond(requestID, s.now(), form.vendorData, form.metadata))
-			return
-		}
-		resp, err := s.liveFaceMatch(ctx, caller, requestID, form, s.publicURL(r))
+		live := liveCall{credits: credits, sessions: sessions, matcher: m}
+		resp, err := s.liveFaceMatch(ctx, live, caller, requestID, form, s.publicURL(r))
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, resp)
-	})
+	}
+}
+
+// liveCall is what a live face-match call uses: the credits it reserves, the sessions it saves,
+// the matcher it compares with.
+type liveCall struct {
+	credits  facematch.Credits
+	sessions facematch.Sessions
+	matcher  facematch.Matcher
 }
 
 // liveFaceMatch reserves a credit, compares the faces and makes the result final: with
 // save_api_request, the session, both images and the credit's consumption in one transaction
 // (FM-SES-1). Any failure gives the credit back.
-func (s *Server) liveFaceMatch(ctx context.Context, caller facematch.Caller, requestID string, form *faceMatchForm, base string) (_ facematch.FaceMatchResponse, err error) {
-	reservation, err := s.cfg.Store.ReserveCredit(ctx, caller.App.OrgID, requestID)
+func (s *Server) liveFaceMatch(ctx context.Context, live liveCall, caller facematch.Caller, requestID string, form *faceMatchForm, base string) (_ facematch.FaceMatchResponse, err error) {
+	reservation, err := live.credits.ReserveCredit(ctx, caller.App.OrgID, requestID)
 	if err != nil {
 		return facematch.FaceMatchResponse{}, err
 	}
 	defer func() {
 		if err != nil {
 			// The client may be gone; the credit must come back all the same.
-			if rerr := s.cfg.Store.ReleaseCredit(context.WithoutCancel(ctx), reservation); rerr != nil {
+			if rerr := live.credits.ReleaseCredit(context.WithoutCancel(ctx), reservation); rerr != nil {
 				s.cfg.Logger.Error("releasing a credit", slog.String("request_id", requestID), slog.String("error", rerr.Error()))
 			}
 		}
 	}()
 
-	fm, err := s.cfg.Matcher.Match(ctx, facematch.MatchInput{
+	fm, err := live.matcher.Match(ctx, facematch.MatchInput{
 		User: form.user.data, Ref: form.ref.data, Threshold: form.threshold, Rotate: form.rotate,
 	})
 	var imgErr *facematch.ImageError
@@ -86,7 +113,7 @@ func (s *Server) liveFaceMatch(ctx context.Context, caller facematch.Caller, req
 			ID: requestID, AppID: caller.App.ID, VendorData: form.vendorData, Metadata: form.metadata,
 			CreatedAt: now, FaceMatch: fm,
 		}
-		_, err = s.cfg.Store.CreateSession(final, facematch.NewSession{
+		_, err = live.sessions.CreateSession(final, facematch.NewSession{
 			Session: sess,
 			Source:  facematch.StoredImage{ContentType: contentType(form.ref.header.Format), Data: form.ref.data},
 			Target:  facematch.StoredImage{ContentType: contentType(form.user.header.Format), Data: form.user.data},
@@ -99,7 +126,7 @@ func (s *Server) liveFaceMatch(ctx context.Context, caller facematch.Caller, req
 			s.cfg.Notify()
 		}
 	} else {
-		err = s.cfg.Store.ConsumeCredit(final, reservation)
+		err = live.credits.ConsumeCredit(final, reservation)
 	}
 	if err != nil {
 		return facematch.FaceMatchResponse{}, err
@@ -109,28 +136,15 @@ func (s *Server) liveFaceMatch(ctx context.Context, caller facematch.Caller, req
 }
 
 // contentType is the media type of an image format.
-func contentType(f imaging.Format) string {
+func contentType(f imageinfo.Format) string {
 	return "image/" + string(f)
-}
-
-// statusUpdated is the body of a status.updated delivery (FM-WH-2).
-type statusUpdated struct {
-	SessionID   string          `json:"session_id"`
-	Status      string          `json:"status"`
-	WebhookType string          `json:"webhook_type"`
-	VendorData  *string         `json:"vendor_data"`
-	Metadata    json.RawMessage `json:"metadata"`
-	WorkflowID  *string         `json:"workflow_id"`
-	Timestamp   int64           `json:"timestamp"`
-	CreatedAt   int64           `json:"created_at"`
-	Decision    SessionDecision `json:"decision"`
 }
 
 // statusUpdatedBody is the canonical JSON (sorted keys, no spaces) every destination of the
 // session's application receives; its image URLs are signed like a decision's.
 func (s *Server) statusUpdatedBody(sess facematch.Session, base string) ([]byte, error) {
 	expires := s.now().Add(s.cfg.MediaTTL).Unix()
-	return webhook.CanonicalOf(statusUpdated{
+	return webhook.CanonicalOf(facematch.StatusUpdated{
 		SessionID:   sess.ID,
 		Status:      sess.FaceMatch.Status,
 		WebhookType: facematch.EventStatusUpdated,
@@ -138,7 +152,7 @@ func (s *Server) statusUpdatedBody(sess facematch.Session, base string) ([]byte,
 		Metadata:    sess.Metadata,
 		Timestamp:   s.now().Unix(),
 		CreatedAt:   sess.CreatedAt.Unix(),
-		Decision: Decision(sess, func(kind string) string {
+		Decision: facematch.Decision(sess, func(kind string) string {
 			return s.mediaURL(base, sess.ID, kind, expires)
 		}),
 	})

@@ -22,6 +22,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/facematch/facematch"
+	"github.com/facematch/facematch/contract"
 	"github.com/facematch/facematch/internal/shared"
 	"github.com/facematch/facematch/matcher"
 	"github.com/facematch/facematch/sandbox"
@@ -47,6 +48,37 @@ func realMatcher(t testing.TB) *matcher.Matcher {
 	}
 	return theMatcher
 }
+
+// fixedMatcher is the matcher of server tests that are not about matching: it decodes nothing,
+// finds one face in each image and gives every pair the same score, so that tests of keys,
+// limits, billing, sessions and webhooks run without dlib. FM-MATCH tests use realMatcher.
+type fixedMatcher struct{ score float64 }
+
+func (m fixedMatcher) Match(ctx context.Context, in facematch.MatchInput) (facematch.FaceMatch, error) {
+	if err := ctx.Err(); err != nil {
+		return facematch.FaceMatch{}, err
+	}
+	score := m.score
+	face := facematch.ImageResult{Entities: []facematch.Entity{{BBox: [4]int{10, 10, 110, 110}}}}
+	return facematch.Decide(&score, face, face, in.Threshold), nil
+}
+
+// stalledMatcher is a matcher that is still working when the client gives up: it answers only
+// when the request's context ends, with the context's error.
+type stalledMatcher struct{}
+
+func (stalledMatcher) Match(ctx context.Context, _ facematch.MatchInput) (facematch.FaceMatch, error) {
+	<-ctx.Done()
+	return facematch.FaceMatch{}, ctx.Err()
+}
+
+// withMatcher compares faces with m.
+func withMatcher(m facematch.Matcher) envOption {
+	return func(c *server.Config) { c.Matcher = m }
+}
+
+// fixedScore is the score fixedMatcher gives.
+const fixedScore = 87.35
 
 // clock is a time source tests move by hand.
 type clock struct {
@@ -75,6 +107,12 @@ func withPrivateWebhooks() envOption {
 	return func(c *server.Config) { c.Guard = &webhook.Guard{AllowPrivate: true} }
 }
 
+// withRealMatcher compares faces with the real dlib matcher (models from `make models`), for the
+// tests whose subject is matching or decoding.
+func withRealMatcher() envOption {
+	return func(c *server.Config) { c.Matcher = nil }
+}
+
 func withLimits(write, read int) envOption {
 	return func(c *server.Config) { c.WriteLimit, c.ReadLimit = write, read }
 }
@@ -94,11 +132,14 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		t.Fatal(err)
 	}
 	cfg := server.Config{
-		Store: db, Matcher: realMatcher(t), Sandbox: sb, Now: clk.Now,
+		Store: db, Matcher: fixedMatcher{score: fixedScore}, Sandbox: sb, Now: clk.Now,
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
 	}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if cfg.Matcher == nil {
+		cfg.Matcher = realMatcher(t)
 	}
 	if cfg.Guard == nil {
 		cfg.Guard = &webhook.Guard{}
@@ -119,7 +160,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	}
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
-	doc, err := facematch.LoadOpenAPI()
+	doc, err := contract.Load()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,6 @@ const (
 	keyRequestID ctxKey = iota
 	keyCaller
 	keyRoute
-	keyValidation
 )
 
 // requestIDFrom returns the id of the request: a fresh UUID that logs carry and that a
@@ -141,29 +140,21 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 // dummyHash keeps an unknown key's check as long as a known one's.
 var dummyHash = facematch.HashSecret("0000000000000000000000000000000000000000000000000000000000000000")
 
-// missingKeyStatus is the status of the answer to a request without x-api-key: 403, as
-// FM-AUTH-1 requires. Only the brokenserver build of the conformance self-test changes it.
-var missingKeyStatus = http.StatusForbidden
-
 // authenticate lets through only requests whose x-api-key is a valid, unrevoked key
 // (FM-AUTH-1): anything else is a 403 with the fixed body, never a 401.
-func (s *Server) authenticate(next http.Handler) http.Handler {
+func (s *Server) authenticate(keys facematch.KeyFinder, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		keys := r.Header.Values("x-api-key")
-		if len(keys) == 0 && missingKeyStatus != http.StatusForbidden {
-			writeJSON(w, missingKeyStatus, map[string]string{"detail": "Authentication credentials were not provided."})
-			return
-		}
-		if len(keys) != 1 {
+		presented := r.Header.Values("x-api-key")
+		if len(presented) != 1 {
 			s.writeError(w, r, errPermission)
 			return
 		}
-		id, secret, ok := facematch.ParseAPIKey(keys[0])
+		id, secret, ok := facematch.ParseAPIKey(presented[0])
 		if !ok {
 			s.writeError(w, r, errPermission)
 			return
 		}
-		key, app, err := s.cfg.Store.APIKey(r.Context(), id)
+		key, app, err := keys.APIKey(r.Context(), id)
 		switch {
 		case facematch.ErrorCode(err) == facematch.ENOTFOUND:
 			facematch.SecretMatches(dummyHash, secret)
@@ -173,7 +164,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		if !facematch.SecretMatches(key.SecretHash, secret) || key.RevokedAt != nil || !strings.HasPrefix(keys[0], "fm_"+string(app.Mode)+"_") {
+		if !facematch.SecretMatches(key.SecretHash, secret) || key.RevokedAt != nil || !strings.HasPrefix(presented[0], "fm_"+string(app.Mode)+"_") {
 			s.writeError(w, r, errPermission)
 			return
 		}
@@ -188,7 +179,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 // rateLimit counts the request in its key's budget (writes and reads apart) and sets the
 // X-RateLimit-* headers on every answer to a valid key (FM-RL-1, FM-RL-2). Over budget it
 // answers 429 and nothing else happens (FM-RL-3).
-func (s *Server) rateLimit(next http.Handler) http.Handler {
+func (s *Server) rateLimit(limiter facematch.RateLimiter, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		caller := callerFrom(r.Context())
 		bucket, limit := "read", s.cfg.ReadLimit
@@ -197,7 +188,7 @@ func (s *Server) rateLimit(next http.Handler) http.Handler {
 		default:
 			bucket, limit = "write", s.cfg.WriteLimit
 		}
-		d, err := s.cfg.Store.TakeRequest(r.Context(), caller.KeyID, bucket, limit, s.cfg.Window)
+		d, err := limiter.TakeRequest(r.Context(), caller.KeyID, bucket, limit, s.cfg.Window)
 		if err != nil {
 			s.writeError(w, r, err)
 			return

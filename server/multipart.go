@@ -74,23 +74,27 @@ func readForm(contentType string, body []byte) *form {
 }
 
 // schemaValue is the form as the value kin-openapi checks against the request body's schema.
-// An image part (a binary string) stands for itself with an empty value, since the bytes of an
-// image are checked by the handler (extension, size, header), not by the schema. Text parts are
-// decoded by their schema's type; a value that does not parse is kept as a string, so that the
-// schema check names its field. The first of repeated parts stands for them (the handler
-// refuses repeats).
+// Each field is read as the handler reads it (FM-VAL-5): its last part, and an optional field
+// sent blank is absent. An image part (a binary string) stands for itself with an empty value,
+// since the bytes of an image are checked by the handler (extension, size, header), not by the
+// schema. Text parts are decoded by their schema's type, booleans with the words of FM-VAL-2; a
+// value that does not parse is kept as a string, so that the schema check names its field.
 func (f *form) schemaValue(schema *openapi3.Schema) map[string]any {
 	obj := map[string]any{}
-	for name, ps := range f.parts {
+	for name := range f.parts {
 		prop := schema.Properties[name]
 		if prop == nil || prop.Value == nil {
+			continue
+		}
+		p, ok := f.fieldValue(name)
+		if !ok {
 			continue
 		}
 		if prop.Value.Format == "binary" {
 			obj[name] = ""
 			continue
 		}
-		obj[name] = primitive(string(ps[0].data), prop.Value)
+		obj[name] = primitive(string(p.data), prop.Value)
 	}
 	return obj
 }
@@ -107,7 +111,7 @@ func primitive(s string, sch *openapi3.Schema) any {
 			return i
 		}
 	case sch.Type.Is("boolean"):
-		if b, err := strconv.ParseBool(s); err == nil {
+		if b, ok := parseBool(s); ok {
 			return b
 		}
 	}

@@ -17,24 +17,28 @@ func (s *Server) routes() http.Handler {
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errNotFound) })
 	r.MethodNotAllowedHandler = http.HandlerFunc(s.methodNotAllowed)
 
+	// The one place handlers get what they use: narrow parts of the store, the matcher, the
+	// sandbox and the webhook guard.
+	st := s.cfg.Store
+
 	// Operations, no key.
 	r.Handle("/healthz", s.handleHealthz()).Methods(http.MethodGet)
 	r.Handle("/readyz", s.handleReadyz()).Methods(http.MethodGet)
 	r.Handle("/metrics", promhttp.HandlerFor(s.cfg.Metrics.gatherer, promhttp.HandlerOpts{})).Methods(http.MethodGet)
 	r.Handle("/openapi.yaml", s.handleOpenAPI()).Methods(http.MethodGet)
-	r.Handle("/media/sessions/{sessionId}/{image}", s.handleMedia()).Methods(http.MethodGet)
+	r.Handle("/media/sessions/{sessionId}/{image}", s.handleMedia(st)).Methods(http.MethodGet)
 
 	// The API, behind a key.
-	r.Handle("/v3/face-match/", s.validate(s.handleFaceMatch())).Methods(http.MethodPost)
-	r.Handle("/v3/session/{sessionId}/decision/", s.validate(s.handleDecision())).Methods(http.MethodGet)
-	r.Handle("/v3/session/{sessionId}/delete/", s.validate(s.handleDeleteSession())).Methods(http.MethodDelete)
-	r.Handle("/v3/webhook/destinations/", s.validate(s.handleListDestinations())).Methods(http.MethodGet)
-	r.Handle("/v3/webhook/destinations/", s.validate(s.handleCreateDestination())).Methods(http.MethodPost)
-	r.Handle("/v3/webhook/destinations/{uuid}/", s.validate(s.handleGetDestination())).Methods(http.MethodGet)
-	r.Handle("/v3/webhook/destinations/{uuid}/", s.validate(s.handleUpdateDestination())).Methods(http.MethodPatch)
-	r.Handle("/v3/webhook/destinations/{uuid}/", s.validate(s.handleDeleteDestination())).Methods(http.MethodDelete)
+	r.Handle("/v3/face-match/", s.validate(s.handleFaceMatch(st, st, s.cfg.Matcher, s.cfg.Sandbox))).Methods(http.MethodPost)
+	r.Handle("/v3/session/{sessionId}/decision/", s.validate(s.handleDecision(st))).Methods(http.MethodGet)
+	r.Handle("/v3/session/{sessionId}/delete/", s.validate(s.handleDeleteSession(st))).Methods(http.MethodDelete)
+	r.Handle("/v3/webhook/destinations/", s.validate(bodyless(s.handleListDestinations(st)))).Methods(http.MethodGet)
+	r.Handle("/v3/webhook/destinations/", s.validate(s.handleCreateDestination(st, s.cfg.Guard))).Methods(http.MethodPost)
+	r.Handle("/v3/webhook/destinations/{uuid}/", s.validate(bodyless(s.handleGetDestination(st)))).Methods(http.MethodGet)
+	r.Handle("/v3/webhook/destinations/{uuid}/", s.validate(s.handleUpdateDestination(st, s.cfg.Guard))).Methods(http.MethodPatch)
+	r.Handle("/v3/webhook/destinations/{uuid}/", s.validate(bodyless(s.handleDeleteDestination(st)))).Methods(http.MethodDelete)
 
-	api := s.authenticate(s.rateLimit(r))
+	api := s.authenticate(st, s.rateLimit(st, r))
 	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if strings.HasPrefix(req.URL.Path, "/v3/") {
 			api.ServeHTTP(w, req)
@@ -43,4 +47,10 @@ func (s *Server) routes() http.Handler {
 		r.ServeHTTP(w, req)
 	})
 	return s.requestID(s.observe(s.recoverPanics(h)))
+}
+
+// bodyless adapts a handler of a request without a body (GET, DELETE) to validate, whose checks
+// of path and query it still needs.
+func bodyless(h http.Handler) validatedHandler {
+	return func(w http.ResponseWriter, r *http.Request, _ *validation) { h.ServeHTTP(w, r) }
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/facematch/facematch"
+	"github.com/facematch/facematch/contract"
 	"github.com/facematch/facematch/sandbox"
 	"github.com/facematch/facematch/webhook"
 )
@@ -101,7 +102,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Ready == nil {
 		cfg.Ready = cfg.Store.Ping
 	}
-	doc, err := facematch.LoadOpenAPI()
+	doc, err := contract.Load()
 	if err != nil {
 		return nil, err
 	}

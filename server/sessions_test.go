@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/facematch/facematch"
+	"github.com/facematch/facematch/contract"
 )
 
 // corruptPixels keeps a JPEG's header and drops most of its entropy-coded data: it passes
@@ -26,7 +27,7 @@ func corruptPixels(t *testing.T) file {
 // [FM-BILL-1] Every 200 of a live key costs one credit, Declined ones too; with no credit left
 // the call is refused with the credits 403 before any image is decoded.
 func TestBillingOneCreditPer200(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, withRealMatcher())
 	k := e.tenant(3, facematch.ModeLive)
 	e.score(k.key, photo(t, "joe_biden/biden.jpg"), photo(t, "joe_biden/biden2.jpg"))   // Approved
 	e.score(k.key, photo(t, "joe_biden/biden.jpg"), photo(t, "barack_obama/obama.jpg")) // Declined
@@ -83,7 +84,7 @@ func TestBillingConcurrentCallsNeverOverdraw(t *testing.T) {
 // [FM-BILL-2] A call that does not end in a 200 consumes nothing: here the client goes away
 // while the faces are being compared.
 func TestBillingAbandonedCallConsumesNothing(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, withMatcher(stalledMatcher{}))
 	k := e.tenant(5, facematch.ModeLive)
 	body, ct := form(t, []file{
 		{"user_image", "a.jpg", photo(t, "multi/obama_and_biden.jpg").data},
@@ -96,7 +97,7 @@ func TestBillingAbandonedCallConsumesNothing(t *testing.T) {
 	req.Header.Set("Content-Type", ct)
 	if res, err := http.DefaultClient.Do(req); err == nil {
 		res.Body.Close()
-		t.Fatalf("the call finished (%d) before the client gave up; make it slower", res.StatusCode)
+		t.Fatalf("the call finished (%d) although the matcher never answered", res.StatusCode)
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for e.credits(k.org.ID) != 5 && time.Now().Before(deadline) {
@@ -112,7 +113,7 @@ func TestBillingAbandonedCallConsumesNothing(t *testing.T) {
 func TestSandboxFixedPayload(t *testing.T) {
 	e := newEnv(t)
 	sb := e.tenant(0, facematch.ModeSandbox)
-	doc, _ := facematch.LoadOpenAPI()
+	doc, _ := contract.Load()
 	example, _ := json.Marshal(doc.Components.Examples["SandboxFaceMatch"].Value.Value)
 	var want map[string]any
 	json.Unmarshal(example, &want)
@@ -142,6 +143,58 @@ func TestSandboxFixedPayload(t *testing.T) {
 	}
 	if c := e.credits(sb.org.ID); c != 0 {
 		t.Fatalf("balance %d", c)
+	}
+}
+
+// [FM-SBX-2] A sandbox request asks for another example of the 200 answer by name with
+// `Prefer: example=NAME`; an unknown name is a 400 under non_field_errors listing the known
+// names, reported with the form's other complaints; a live key ignores the header.
+func TestSandboxPreferExample(t *testing.T) {
+	e := newEnv(t)
+	sb := e.tenant(0, facematch.ModeSandbox)
+	live := e.tenant(5, facematch.ModeLive)
+	prefer := func(key, value string, files ...file) response {
+		if len(files) == 0 {
+			files = []file{photo(t, "barack_obama/obama.jpg"), photo(t, "barack_obama/obama2.jpg")}
+		}
+		files[0].field, files[1].field = "user_image", "ref_image"
+		body, ct := form(t, files)
+		req := e.request(http.MethodPost, "/v3/face-match/", key, body, ct)
+		req.Header.Set("Prefer", value)
+		return e.do(req)
+	}
+	for _, c := range []struct {
+		prefer, status, risk string
+		nullScore            bool
+	}{
+		{"example=approved", facematch.StatusApproved, "", false},
+		{"example=declined", facematch.StatusDeclined, facematch.RiskLowSimilarity, false},
+		{"code=200, example=no_face", facematch.StatusDeclined, facematch.RiskNoReferenceImage, true},
+	} {
+		r := prefer(sb.key, c.prefer)
+		wantStatus(t, r, http.StatusOK)
+		fm := faceMatchOf(t, r).FaceMatch
+		if fm.Status != c.status || (fm.Score == nil) != c.nullScore {
+			t.Errorf("Prefer %s: status %s, score %v", c.prefer, fm.Status, fm.Score)
+		}
+		if c.risk != "" && (len(fm.Warnings) != 1 || fm.Warnings[0].Risk != c.risk) {
+			t.Errorf("Prefer %s: warnings %+v", c.prefer, fm.Warnings)
+		}
+	}
+	m := fieldErrors(t, prefer(sb.key, "example=rejected"))
+	if len(m) != 1 || len(m["non_field_errors"]) != 1 || !strings.Contains(m["non_field_errors"][0], "approved, declined, no_face") {
+		t.Fatalf("unknown example: %v", m)
+	}
+	// Reported with the form's complaints, all at once (FM-VAL-1).
+	m = fieldErrors(t, prefer(sb.key, "example=rejected", photo(t, "barack_obama/obama.jpg"), file{field: "ref_image", name: "r.gif", data: []byte("GIF89a")}))
+	if len(m["non_field_errors"]) != 1 || len(m["ref_image"]) == 0 {
+		t.Fatalf("unknown example beside a bad image: %v", m)
+	}
+	// A live key ignores the header: its answer is the matcher's.
+	r := prefer(live.key, "example=declined")
+	wantStatus(t, r, http.StatusOK)
+	if fm := faceMatchOf(t, r).FaceMatch; fm.Status != facematch.StatusApproved || *fm.Score != fixedScore {
+		t.Fatalf("live key with Prefer: %+v", fm)
 	}
 }
 

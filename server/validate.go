@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -38,26 +37,30 @@ func (v *validation) faceMatchForm(contentType string) (*faceMatchForm, facematc
 		in = readForm(contentType, v.body)
 	}
 	f, fields := checkFaceMatchForm(in)
-	for field, msgs := range v.fields {
-		if _, ours := fields[field]; !ours && !(field == "non_field_errors" && len(fields) > 0) {
-			fields[field] = msgs
-		}
-	}
-	return f, fields
+	return f, v.merge(fields)
 }
 
-func validationFrom(ctx context.Context) *validation {
-	v, _ := ctx.Value(keyValidation).(*validation)
-	if v == nil {
-		v = &validation{fields: facematch.FieldErrors{}}
+// merge adds openapi.yaml's complaints to a handler's own (ours) and returns them: a field the
+// handler named keeps the handler's messages, and a schema complaint about the body as a whole
+// goes when the handler found anything, since the handler's says what is wrong in the API's
+// words.
+func (v *validation) merge(ours facematch.FieldErrors) facematch.FieldErrors {
+	for field, msgs := range v.fields {
+		if _, have := ours[field]; !have && !(field == "non_field_errors" && len(ours) > 0) {
+			ours[field] = msgs
+		}
 	}
-	return v
+	return ours
 }
+
+// validatedHandler serves a request that validate has read and checked; v holds the body and
+// openapi.yaml's complaints about it.
+type validatedHandler func(w http.ResponseWriter, r *http.Request, v *validation)
 
 // validate reads the body (bounded) and checks the request against its operation in
 // openapi.yaml with kin-openapi, before any handler runs. Handlers add the checks a schema cannot
 // express and answer every complaint at once (FM-VAL-1).
-func (s *Server) validate(next http.Handler) http.Handler {
+func (s *Server) validate(next validatedHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tooLarge := func() {
 			w.Header().Set("Connection", "close")
@@ -106,7 +109,7 @@ func (s *Server) validate(next http.Handler) http.Handler {
 			translateOpenAPIError(validateBody(r, route, v), v.fields)
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyValidation, v)))
+		next(w, r, v)
 	})
 }
 
@@ -269,9 +272,6 @@ func schemaMessage(se *openapi3.SchemaError) string {
 	case "nullable":
 		return "This field may not be null."
 	case "pattern":
-		if sch != nil && sch.Type != nil && sch.Type.Is("string") && len(sch.Pattern) > 0 && sch.Pattern[0] == '^' && bytes.Contains([]byte(sch.Pattern), []byte("[Tt][Rr][Uu][Ee]")) {
-			return msgBoolean
-		}
 		return "This value does not have the expected form."
 	case "enum":
 		return "This is not a valid choice."

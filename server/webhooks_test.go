@@ -36,8 +36,13 @@ func (e *env) jsonRequest(method, path, key string, body any) response {
 	return e.do(e.request(method, path, key, r, "application/json"))
 }
 
+// createDestination creates a destination, subscribed to status.updated unless body says
+// otherwise.
 func (e *env) createDestination(key string, body map[string]any) map[string]any {
 	e.t.Helper()
+	if _, ok := body["subscribed_events"]; !ok {
+		body["subscribed_events"] = []string{facematch.EventStatusUpdated}
+	}
 	r := e.jsonRequest(http.MethodPost, "/v3/webhook/destinations/", key, body)
 	wantStatus(e.t, r, http.StatusCreated)
 	return r.json(e.t)
@@ -66,8 +71,8 @@ func TestWebhookDestinationsAPI(t *testing.T) {
 	}
 	one := e.jsonRequest(http.MethodGet, "/v3/webhook/destinations/"+id+"/", k.key, nil)
 	wantStatus(t, one, http.StatusOK)
-	if bytes.Contains(one.body, []byte("secret")) || fmtJSON(one.json(t)["deliveries"]) !=
-		`{"avg_response_ms":null,"error_rate":null,"failed":0,"last_delivery_at":null,"max_response_ms":null,"min_response_ms":null,"total":0}` {
+	if bytes.Contains(one.body, []byte("secret")) || fmtJSON(one.json(t)["summary"]) !=
+		`{"avg_response_time_ms":null,"error_rate_percentage":0,"failed_deliveries":0,"last_delivery_at":null,"max_response_time_ms":null,"min_response_time_ms":null,"total_deliveries":0}` {
 		t.Fatalf("get %s", one.body)
 	}
 	e.clock.Add(time.Second)
@@ -88,11 +93,14 @@ func TestWebhookDestinationsAPI(t *testing.T) {
 		body         any
 		fields       []string
 	}{
-		{http.MethodPost, "/v3/webhook/destinations/", map[string]any{}, []string{"label", "url"}},
-		{http.MethodPost, "/v3/webhook/destinations/", map[string]any{"label": "x", "url": "ftp://example.com/"}, []string{"url"}},
+		{http.MethodPost, "/v3/webhook/destinations/", map[string]any{}, []string{"label", "url", "subscribed_events"}},
+		{http.MethodPost, "/v3/webhook/destinations/", map[string]any{"label": "x", "url": "http://127.0.0.1:9/"}, []string{"subscribed_events"}},
+		{http.MethodPost, "/v3/webhook/destinations/", map[string]any{"label": "x", "url": "http://127.0.0.1:9/", "subscribed_events": []string{"status.updated"}, "webhook_version": "v4"}, []string{"webhook_version"}},
+		{http.MethodPost, "/v3/webhook/destinations/", map[string]any{"label": "x", "url": "ftp://example.com/", "subscribed_events": []string{"status.updated"}}, []string{"url"}},
 		{http.MethodPost, "/v3/webhook/destinations/", map[string]any{"label": "x", "url": "http://127.0.0.1:9/", "subscribed_events": []string{}}, []string{"subscribed_events"}},
 		{http.MethodPost, "/v3/webhook/destinations/", map[string]any{"label": "x", "url": "http://127.0.0.1:9/", "subscribed_events": []string{"session.deleted"}}, []string{"subscribed_events"}},
-		{http.MethodPost, "/v3/webhook/destinations/", map[string]any{"label": "", "url": "http://127.0.0.1:9/", "enabled": "yes"}, []string{"label", "enabled"}},
+		{http.MethodPost, "/v3/webhook/destinations/", map[string]any{"label": "", "url": "http://127.0.0.1:9/", "subscribed_events": []string{"status.updated"}, "enabled": "yes"}, []string{"label", "enabled"}},
+		{http.MethodPatch, "/v3/webhook/destinations/" + id + "/", map[string]any{"webhook_version": "3"}, []string{"webhook_version"}},
 		{http.MethodPost, "/v3/webhook/destinations/", []int{1}, []string{"non_field_errors"}},
 		{http.MethodPatch, "/v3/webhook/destinations/" + id + "/", map[string]any{"colour": "blue"}, []string{"non_field_errors"}},
 	} {
@@ -116,8 +124,8 @@ func TestWebhookDestinationsAPI(t *testing.T) {
 	wantStatus(t, del, http.StatusNoContent)
 	wantStatus(t, e.jsonRequest(http.MethodGet, "/v3/webhook/destinations/"+id+"/", k.key, nil), http.StatusNotFound)
 	// Every one of those writes counted in the key's write budget.
-	if rem, _ := strconv.Atoi(del.header.Get("X-RateLimit-Remaining")); rem != 300-11 {
-		t.Fatalf("write budget left %d, want %d", rem, 300-11)
+	if rem, _ := strconv.Atoi(del.header.Get("X-RateLimit-Remaining")); rem != 300-14 {
+		t.Fatalf("write budget left %d, want %d", rem, 300-14)
 	}
 }
 
@@ -127,14 +135,24 @@ func TestWebhookURLGuard(t *testing.T) {
 	strict := newEnv(t)
 	ks := strict.tenant(0, facematch.ModeLive)
 	for _, u := range []string{"http://169.254.169.254/latest/meta-data/", "http://127.0.0.1:8080/hook", "http://10.0.0.5/hook", "http://[::1]/hook", "http://[fe80::1]/x"} {
-		m := wantFields(t, strict.jsonRequest(http.MethodPost, "/v3/webhook/destinations/", ks.key, map[string]any{"label": "x", "url": u}), "url")
+		m := wantFields(t, strict.jsonRequest(http.MethodPost, "/v3/webhook/destinations/", ks.key, map[string]any{"label": "x", "url": u, "subscribed_events": []string{"status.updated"}}), "url")
 		if !strings.Contains(m["url"][0], "address") {
 			t.Errorf("%s: %v", u, m)
 		}
 	}
 	loose := newEnv(t, withPrivateWebhooks())
 	kl := loose.tenant(0, facematch.ModeLive)
-	wantFields(t, loose.jsonRequest(http.MethodPost, "/v3/webhook/destinations/", kl.key, map[string]any{"label": "x", "url": "http://169.254.169.254/"}), "url")
+	// Deny by default, and an IPv6 address is judged by the IPv4 address it embeds: NAT64, 6to4,
+	// Teredo and IPv4-mapped wrappings of the metadata address are refused even when private
+	// addresses are allowed.
+	for _, u := range []string{"http://169.254.169.254/", "http://[64:ff9b::a9fe:a9fe]/", "http://[2002:a9fe:a9fe::1]/",
+		"http://[2001:0:4136:e378:8000:63bf:5601:5601]/", "http://[::ffff:169.254.169.254]/", "http://[64:ff9b::6464:64c8]/",
+		"http://192.0.2.10/", "http://[2001:db8::1]/"} {
+		m := wantFields(t, loose.jsonRequest(http.MethodPost, "/v3/webhook/destinations/", kl.key, map[string]any{"label": "x", "url": u, "subscribed_events": []string{"status.updated"}}), "url")
+		if !strings.Contains(m["url"][0], "address") {
+			t.Errorf("%s: %v", u, m)
+		}
+	}
 	d := loose.createDestination(kl.key, map[string]any{"label": "x", "url": "http://127.0.0.1:8080/hook"})
 	wantFields(t, loose.jsonRequest(http.MethodPatch, "/v3/webhook/destinations/"+d["uuid"].(string)+"/", kl.key, map[string]any{"url": "http://169.254.169.254/"}), "url")
 }
@@ -334,21 +352,46 @@ func TestWebhookRetries(t *testing.T) {
 	e.clock.Add(4 * time.Minute) // second backoff
 	e.waitAttempts(dest, 3)
 	got := flaky.wait(t, 3)
-	for _, g := range got[1:] {
+	secret := d["secret_shared_key"].(string)
+	for i, g := range got {
 		if g.header.Get("X-Webhook-Id") != got[0].header.Get("X-Webhook-Id") {
 			t.Fatal("the webhook id changed between attempts")
 		}
+		// [FM-WH-3] Each attempt is rendered and signed again at its own time: the body's
+		// timestamp is X-Timestamp and webhook-timestamp, and every signature verifies.
+		var ev struct {
+			Timestamp   int64  `json:"timestamp"`
+			SessionID   string `json:"session_id"`
+			Status      string `json:"status"`
+			WebhookType string `json:"webhook_type"`
+		}
+		json.Unmarshal(g.body, &ev)
+		ts := strconv.FormatInt(ev.Timestamp, 10)
+		if g.header.Get("X-Timestamp") != ts || g.header.Get("webhook-timestamp") != ts {
+			t.Fatalf("attempt %d: body timestamp %s, X-Timestamp %s, webhook-timestamp %s", i+1, ts, g.header.Get("X-Timestamp"), g.header.Get("webhook-timestamp"))
+		}
+		simple := g.header.Get("X-Timestamp") + ":" + ev.SessionID + ":" + ev.Status + ":" + ev.WebhookType
+		if g.header.Get("X-Signature-Simple") != hexHMAC([]byte(secret), []byte(simple)) || g.header.Get("X-Signature") != hexHMAC([]byte(secret), g.body) ||
+			!bytes.Equal(g.body, canonicalize(t, g.body)) {
+			t.Fatalf("attempt %d: signatures do not verify over the header's timestamp and the sent body", i+1)
+		}
 	}
-	if got[2].header.Get("X-Timestamp") == got[0].header.Get("X-Timestamp") {
-		t.Fatal("every attempt carries its own timestamp")
+	// The attempts were made 0, 1 and 5 minutes after the call, on the test's clock.
+	t0, _ := strconv.ParseInt(got[0].header.Get("X-Timestamp"), 10, 64)
+	t1, _ := strconv.ParseInt(got[1].header.Get("X-Timestamp"), 10, 64)
+	t2, _ := strconv.ParseInt(got[2].header.Get("X-Timestamp"), 10, 64)
+	if t1-t0 != 60 || t2-t0 != 300 {
+		t.Fatalf("attempt timestamps %d, %d, %d: want each attempt's own time", t0, t1, t2)
 	}
+	verifyStandardWebhook(t, secret, got[2].header, got[2].body, e.clock.Now())
 	e.clock.Add(time.Hour)
 	time.Sleep(200 * time.Millisecond)
 	if flaky.count() != 3 {
 		t.Fatalf("%d attempts after success", flaky.count())
 	}
-	sum := e.jsonRequest(http.MethodGet, "/v3/webhook/destinations/"+d["uuid"].(string)+"/", k.key, nil).json(t)["deliveries"].(map[string]any)
-	if sum["total"] != 3.0 || sum["failed"] != 2.0 || fmt.Sprintf("%.3f", sum["error_rate"]) != "0.667" || sum["min_response_ms"] == nil || sum["last_delivery_at"] == nil {
+	sum := e.jsonRequest(http.MethodGet, "/v3/webhook/destinations/"+d["uuid"].(string)+"/", k.key, nil).json(t)["summary"].(map[string]any)
+	if sum["total_deliveries"] != 3.0 || sum["failed_deliveries"] != 2.0 || sum["error_rate_percentage"] != 66.67 ||
+		sum["min_response_time_ms"] == nil || sum["avg_response_time_ms"] == nil || sum["max_response_time_ms"] == nil || sum["last_delivery_at"] == nil {
 		t.Fatalf("summary %v", sum)
 	}
 
@@ -374,8 +417,8 @@ func TestWebhookRetries(t *testing.T) {
 		e.clock.Add(10 * time.Minute)
 	}
 	time.Sleep(200 * time.Millisecond)
-	s := e.jsonRequest(http.MethodGet, "/v3/webhook/destinations/"+gone["uuid"].(string)+"/", k.key, nil).json(t)["deliveries"].(map[string]any)
-	if s["total"] != 3.0 || s["failed"] != 3.0 || s["min_response_ms"] != nil {
+	s := e.jsonRequest(http.MethodGet, "/v3/webhook/destinations/"+gone["uuid"].(string)+"/", k.key, nil).json(t)["summary"].(map[string]any)
+	if s["total_deliveries"] != 3.0 || s["failed_deliveries"] != 3.0 || s["error_rate_percentage"] != 100.0 || s["min_response_time_ms"] != nil {
 		t.Fatalf("unreachable receiver: summary %v, want 3 failed attempts (1 + the 2 retries of the test's backoff)", s)
 	}
 }
@@ -408,12 +451,8 @@ func TestWebhookNothingSent(t *testing.T) {
 	r := newReceiver(t)
 	e.createDestination(sb.key, map[string]any{"label": "sandbox", "url": r.srv.URL})
 	e.createDestination(live.key, map[string]any{"label": "disabled", "url": r.srv.URL, "enabled": false})
-	// An application subscribed to no event the service emits (only possible in the store).
-	if _, err := e.db.CreateDestination(context.Background(), facematch.Destination{
-		AppID: live.app.ID, Label: "other", URL: r.srv.URL, SubscribedEvents: []string{"session.deleted"}, Enabled: true, Secret: "whsec_" + base64.StdEncoding.EncodeToString(make([]byte, 32)),
-	}); err != nil {
-		t.Fatal(err)
-	}
+	// [FM-WH-1] A destination subscribed only to documented events this API does not emit.
+	e.createDestination(live.key, map[string]any{"label": "other", "url": r.srv.URL, "subscribed_events": []string{"data.updated", "transaction.created"}})
 	wantStatus(t, e.faceMatch(sb.key, photo(t, "joe_biden/biden.jpg"), photo(t, "joe_biden/biden2.jpg")), http.StatusOK)
 	e.score(live.key, photo(t, "joe_biden/biden.jpg"), photo(t, "joe_biden/biden2.jpg"), "save_api_request", "false")
 	e.score(live.key, photo(t, "joe_biden/biden.jpg"), photo(t, "joe_biden/biden2.jpg"))

@@ -10,9 +10,10 @@ import (
 
 // ReserveCredit takes one credit from the organization into a reservation. The conditional
 // decrement is atomic, so no interleaving of calls can overdraw the balance (FM-BILL-2).
-func (db *DB) ReserveCredit(ctx context.Context, orgID, requestID string) (facematch.Reservation, error) {
+func (db *DB) ReserveCredit(ctx context.Context, orgID, requestID string) (_ facematch.Reservation, err error) {
+	defer wrapOp(&err, "sqlite.ReserveCredit")
 	r := facematch.Reservation{ID: newID(), OrgID: orgID}
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE organizations SET credits = credits - 1 WHERE id = ? AND credits > 0`, orgID)
 		if err != nil {
 			return err
@@ -20,8 +21,8 @@ func (db *DB) ReserveCredit(ctx context.Context, orgID, requestID string) (facem
 		if n, _ := res.RowsAffected(); n == 0 {
 			return facematch.Errorf(facematch.ENOCREDITS, "You do not have enough credits to perform this action.")
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO credit_reservations (id, org_id, request_id, created_us) VALUES (?, ?, ?, ?)`,
-			r.ID, orgID, requestID, micros(db.Now()))
+		_, err = tx.ExecContext(ctx, `INSERT INTO credit_reservations (id, org_id, request_id, owner, created_us) VALUES (?, ?, ?, ?, ?)`,
+			r.ID, orgID, requestID, db.owner, micros(db.Now()))
 		return err
 	})
 	return r, err
@@ -43,13 +44,15 @@ func (db *DB) consume(ctx context.Context, tx *sql.Tx, r facematch.Reservation) 
 }
 
 // ConsumeCredit makes a reservation final.
-func (db *DB) ConsumeCredit(ctx context.Context, r facematch.Reservation) error {
+func (db *DB) ConsumeCredit(ctx context.Context, r facematch.Reservation) (err error) {
+	defer wrapOp(&err, "sqlite.ConsumeCredit")
 	return db.tx(ctx, func(tx *sql.Tx) error { return db.consume(ctx, tx, r) })
 }
 
 // ReleaseCredit returns a reserved credit to its organization; a reservation already gone is
 // left alone, so releasing twice gives back one credit.
-func (db *DB) ReleaseCredit(ctx context.Context, r facematch.Reservation) error {
+func (db *DB) ReleaseCredit(ctx context.Context, r facematch.Reservation) (err error) {
+	defer wrapOp(&err, "sqlite.ReleaseCredit")
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM credit_reservations WHERE id = ?`, r.ID)
 		if err != nil {
@@ -66,9 +69,10 @@ func (db *DB) ReleaseCredit(ctx context.Context, r facematch.Reservation) error 
 // ReleaseReservationsBefore gives back every credit reserved before t: those of calls that a
 // crash interrupted. A server on a SQLite file is the only one using it, so on start every
 // reservation older than the start is an orphan. It returns how many were released.
-func (db *DB) ReleaseReservationsBefore(ctx context.Context, t time.Time) (int, error) {
+func (db *DB) ReleaseReservationsBefore(ctx context.Context, t time.Time) (_ int, err error) {
+	defer wrapOp(&err, "sqlite.ReleaseReservationsBefore")
 	var n int
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `DELETE FROM credit_reservations WHERE created_us < ? RETURNING org_id`, micros(t))
 		if err != nil {
 			return err

@@ -55,7 +55,8 @@ type takeQueue struct {
 // share one transaction, run one after the other in the order they came. The events in the
 // window are kept (at most limit of them) and counted in rate_counts, so a take costs three
 // small statements whatever the limit.
-func (db *DB) TakeRequest(ctx context.Context, keyID, bucket string, limit int, window time.Duration) (facematch.RateDecision, error) {
+func (db *DB) TakeRequest(ctx context.Context, keyID, bucket string, limit int, window time.Duration) (_ facematch.RateDecision, err error) {
+	defer wrapOp(&err, "sqlite.TakeRequest")
 	t := &take{keyID: keyID, bucket: bucket, limit: limit, window: window, wake: make(chan bool, 1)}
 	q := &db.takes
 	q.mu.Lock()

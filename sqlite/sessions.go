@@ -11,7 +11,8 @@ import (
 
 // CreateSession writes the session, both images and the consumption of its credit in one
 // transaction: either all of it is there after a crash, or none (FM-SES-1).
-func (db *DB) CreateSession(ctx context.Context, ns facematch.NewSession) (facematch.Session, error) {
+func (db *DB) CreateSession(ctx context.Context, ns facematch.NewSession) (_ facematch.Session, err error) {
+	defer wrapOp(&err, "sqlite.CreateSession")
 	s := ns.Session
 	fm, err := json.Marshal(s.FaceMatch)
 	if err != nil {
@@ -54,7 +55,8 @@ func (db *DB) CreateSession(ctx context.Context, ns facematch.NewSession) (facem
 }
 
 // Session returns a session of the application.
-func (db *DB) Session(ctx context.Context, appID, id string) (facematch.Session, error) {
+func (db *DB) Session(ctx context.Context, appID, id string) (_ facematch.Session, err error) {
+	defer wrapOp(&err, "sqlite.Session")
 	var (
 		s        facematch.Session
 		vendor   sql.NullString
@@ -62,7 +64,7 @@ func (db *DB) Session(ctx context.Context, appID, id string) (facematch.Session,
 		fm       string
 		created  int64
 	)
-	err := db.read.QueryRowContext(ctx, `SELECT id, app_id, number, vendor_data, metadata, face_match, created_us FROM sessions WHERE id = ? AND app_id = ?`, id, appID).
+	err = db.read.QueryRowContext(ctx, `SELECT id, app_id, number, vendor_data, metadata, face_match, created_us FROM sessions WHERE id = ? AND app_id = ?`, id, appID).
 		Scan(&s.ID, &s.AppID, &s.Number, &vendor, &metadata, &fm, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, notFound("session")
@@ -81,9 +83,10 @@ func (db *DB) Session(ctx context.Context, appID, id string) (facematch.Session,
 }
 
 // SessionImage returns one stored image of a session.
-func (db *DB) SessionImage(ctx context.Context, sessionID, kind string) (facematch.StoredImage, error) {
+func (db *DB) SessionImage(ctx context.Context, sessionID, kind string) (_ facematch.StoredImage, err error) {
+	defer wrapOp(&err, "sqlite.SessionImage")
 	var img facematch.StoredImage
-	err := db.read.QueryRowContext(ctx, `SELECT content_type, data FROM session_images WHERE session_id = ? AND kind = ?`, sessionID, kind).
+	err = db.read.QueryRowContext(ctx, `SELECT content_type, data FROM session_images WHERE session_id = ? AND kind = ?`, sessionID, kind).
 		Scan(&img.ContentType, &img.Data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return img, notFound("image")
@@ -92,7 +95,8 @@ func (db *DB) SessionImage(ctx context.Context, sessionID, kind string) (facemat
 }
 
 // DeleteSession removes a session of the application with its images.
-func (db *DB) DeleteSession(ctx context.Context, appID, id string) error {
+func (db *DB) DeleteSession(ctx context.Context, appID, id string) (err error) {
+	defer wrapOp(&err, "sqlite.DeleteSession")
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE id = ? AND app_id = ?`, id, appID)
 		if err != nil {

@@ -40,6 +40,7 @@ type DB struct {
 	hot   map[string]*sql.Stmt // write statements of the hot paths, prepared on open
 
 	takes takeQueue // TakeRequest's group commit
+	owner string    // this handle's lease owner id (facematch.Leases)
 }
 
 // hotWrites are the statements every request runs in its rate-limit transaction. They are
@@ -101,7 +102,7 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 	// pragmas, the schema read, the statement prepared again).
 	read.SetMaxOpenConns(8)
 	read.SetMaxIdleConns(8)
-	db := &DB{write: write, read: read, Now: time.Now, hot: map[string]*sql.Stmt{}}
+	db := &DB{write: write, read: read, Now: time.Now, hot: map[string]*sql.Stmt{}, owner: newID()}
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrating %s: %w", path, err)
@@ -132,7 +133,8 @@ func (db *DB) Close() error {
 }
 
 // Ping checks that the database answers.
-func (db *DB) Ping(ctx context.Context) error {
+func (db *DB) Ping(ctx context.Context) (err error) {
+	defer wrapOp(&err, "sqlite.Ping")
 	var one int
 	return db.read.QueryRowContext(ctx, "SELECT 1").Scan(&one)
 }
@@ -185,9 +187,10 @@ func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 }
 
 // Secret returns the named deployment secret, creating 32 random bytes on first use.
-func (db *DB) Secret(ctx context.Context, name string) ([]byte, error) {
+func (db *DB) Secret(ctx context.Context, name string) (_ []byte, err error) {
+	defer wrapOp(&err, "sqlite.Secret")
 	var value []byte
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, `SELECT value FROM secrets WHERE name = ?`, name).Scan(&value)
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
@@ -229,4 +232,10 @@ func (db *DB) Tables(ctx context.Context) ([]string, error) {
 		names = append(names, n)
 	}
 	return names, rows.Err()
+}
+
+// wrapOp records in *err, when set, the store method it came from, so that a logged internal
+// error names the operation that failed beside its cause.
+func wrapOp(err *error, op string) {
+	*err = facematch.WrapOp(op, *err)
 }

@@ -10,7 +10,8 @@ import (
 )
 
 // CreateOrganization creates an organization with an initial balance, recorded as a grant.
-func (db *DB) CreateOrganization(ctx context.Context, name string, credits int64) (facematch.Organization, error) {
+func (db *DB) CreateOrganization(ctx context.Context, name string, credits int64) (_ facematch.Organization, err error) {
+	defer wrapOp(&err, "sqlite.CreateOrganization")
 	name = strings.TrimSpace(name)
 	if name == "" {
 		return facematch.Organization{}, facematch.Errorf(facematch.EINVALID, "an organization needs a name")
@@ -19,7 +20,7 @@ func (db *DB) CreateOrganization(ctx context.Context, name string, credits int64
 		return facematch.Organization{}, facematch.Errorf(facematch.EINVALID, "initial credits must not be negative")
 	}
 	o := facematch.Organization{ID: newID(), Name: name, Credits: credits, CreatedAt: db.Now().UTC()}
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO organizations (id, name, credits, created_us) VALUES (?, ?, ?, ?)`,
 			o.ID, o.Name, o.Credits, micros(o.CreatedAt)); err != nil {
 			return err
@@ -38,9 +39,10 @@ func grant(ctx context.Context, tx *sql.Tx, orgID string, amount, atUS int64) er
 }
 
 // AddCredits changes a balance by amount; removing more than the balance holds is refused.
-func (db *DB) AddCredits(ctx context.Context, orgID string, amount int64) (facematch.Organization, error) {
+func (db *DB) AddCredits(ctx context.Context, orgID string, amount int64) (_ facematch.Organization, err error) {
+	defer wrapOp(&err, "sqlite.AddCredits")
 	var o facematch.Organization
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE organizations SET credits = credits + ? WHERE id = ? AND credits + ? >= 0`, amount, orgID, amount)
 		if err != nil {
 			return err
@@ -78,12 +80,14 @@ func organization(ctx context.Context, q queryer, id string) (facematch.Organiza
 }
 
 // Organization returns an organization and its balance.
-func (db *DB) Organization(ctx context.Context, id string) (facematch.Organization, error) {
+func (db *DB) Organization(ctx context.Context, id string) (_ facematch.Organization, err error) {
+	defer wrapOp(&err, "sqlite.Organization")
 	return organization(ctx, db.read, id)
 }
 
 // CreateApplication creates an application of an organization.
-func (db *DB) CreateApplication(ctx context.Context, orgID, name string, mode facematch.Mode) (facematch.Application, error) {
+func (db *DB) CreateApplication(ctx context.Context, orgID, name string, mode facematch.Mode) (_ facematch.Application, err error) {
+	defer wrapOp(&err, "sqlite.CreateApplication")
 	name = strings.TrimSpace(name)
 	if name == "" {
 		return facematch.Application{}, facematch.Errorf(facematch.EINVALID, "an application needs a name")
@@ -92,7 +96,7 @@ func (db *DB) CreateApplication(ctx context.Context, orgID, name string, mode fa
 		return facematch.Application{}, facematch.Errorf(facematch.EINVALID, "mode must be live or sandbox")
 	}
 	a := facematch.Application{ID: newID(), OrgID: orgID, Name: name, Mode: mode, CreatedAt: db.Now().UTC()}
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := organization(ctx, tx, orgID); err != nil {
 			return err
 		}
@@ -104,13 +108,14 @@ func (db *DB) CreateApplication(ctx context.Context, orgID, name string, mode fa
 }
 
 // Application returns an application.
-func (db *DB) Application(ctx context.Context, id string) (facematch.Application, error) {
+func (db *DB) Application(ctx context.Context, id string) (_ facematch.Application, err error) {
+	defer wrapOp(&err, "sqlite.Application")
 	var (
 		a       facematch.Application
 		mode    string
 		created int64
 	)
-	err := db.read.QueryRowContext(ctx, `SELECT id, org_id, name, mode, created_us FROM applications WHERE id = ?`, id).
+	err = db.read.QueryRowContext(ctx, `SELECT id, org_id, name, mode, created_us FROM applications WHERE id = ?`, id).
 		Scan(&a.ID, &a.OrgID, &a.Name, &mode, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, notFound("application " + id)
@@ -120,9 +125,10 @@ func (db *DB) Application(ctx context.Context, id string) (facematch.Application
 }
 
 // CreateAPIKey stores a key (its id and the hash of its secret) for an application.
-func (db *DB) CreateAPIKey(ctx context.Context, k facematch.APIKey) (facematch.APIKey, error) {
+func (db *DB) CreateAPIKey(ctx context.Context, k facematch.APIKey) (_ facematch.APIKey, err error) {
+	defer wrapOp(&err, "sqlite.CreateAPIKey")
 	k.CreatedAt = db.Now().UTC()
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM applications WHERE id = ?`, k.AppID).Scan(&n); err != nil {
 			return err
@@ -138,7 +144,8 @@ func (db *DB) CreateAPIKey(ctx context.Context, k facematch.APIKey) (facematch.A
 }
 
 // RevokeAPIKey revokes a key; revoking it again is harmless.
-func (db *DB) RevokeAPIKey(ctx context.Context, id string) error {
+func (db *DB) RevokeAPIKey(ctx context.Context, id string) (err error) {
+	defer wrapOp(&err, "sqlite.RevokeAPIKey")
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_us = COALESCE(revoked_us, ?) WHERE id = ?`, micros(db.Now()), id)
 		if err != nil {
@@ -152,7 +159,8 @@ func (db *DB) RevokeAPIKey(ctx context.Context, id string) error {
 }
 
 // APIKey returns a key and its application.
-func (db *DB) APIKey(ctx context.Context, id string) (facematch.APIKey, facematch.Application, error) {
+func (db *DB) APIKey(ctx context.Context, id string) (_ facematch.APIKey, _ facematch.Application, err error) {
+	defer wrapOp(&err, "sqlite.APIKey")
 	var (
 		k                   facematch.APIKey
 		a                   facematch.Application

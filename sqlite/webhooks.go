@@ -10,7 +10,7 @@ import (
 	"github.com/facematch/facematch"
 )
 
-const destinationColumns = `id, app_id, label, url, subscribed_events, enabled, secret, created_us, updated_us`
+const destinationColumns = `id, app_id, label, url, subscribed_events, enabled, secret, created_us, updated_us, webhook_version`
 
 func scanDestination(sc interface{ Scan(...any) error }) (facematch.Destination, error) {
 	var (
@@ -18,7 +18,7 @@ func scanDestination(sc interface{ Scan(...any) error }) (facematch.Destination,
 		events           string
 		created, updated int64
 	)
-	if err := sc.Scan(&d.ID, &d.AppID, &d.Label, &d.URL, &events, &d.Enabled, &d.Secret, &created, &updated); err != nil {
+	if err := sc.Scan(&d.ID, &d.AppID, &d.Label, &d.URL, &events, &d.Enabled, &d.Secret, &created, &updated, &d.WebhookVersion); err != nil {
 		return d, err
 	}
 	d.CreatedAt, d.UpdatedAt = fromMicros(created), fromMicros(updated)
@@ -26,24 +26,29 @@ func scanDestination(sc interface{ Scan(...any) error }) (facematch.Destination,
 }
 
 // CreateDestination stores a new destination of an application.
-func (db *DB) CreateDestination(ctx context.Context, d facematch.Destination) (facematch.Destination, error) {
+func (db *DB) CreateDestination(ctx context.Context, d facematch.Destination) (_ facematch.Destination, err error) {
+	defer wrapOp(&err, "sqlite.CreateDestination")
 	d.ID = newID()
 	d.CreatedAt = db.Now().UTC()
 	d.UpdatedAt = d.CreatedAt
+	if d.WebhookVersion == "" {
+		d.WebhookVersion = facematch.DefaultWebhookVersion
+	}
 	events, err := json.Marshal(d.SubscribedEvents)
 	if err != nil {
 		return d, err
 	}
 	err = db.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO webhook_destinations (`+destinationColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			d.ID, d.AppID, d.Label, d.URL, string(events), d.Enabled, d.Secret, micros(d.CreatedAt), micros(d.UpdatedAt))
+		_, err := tx.ExecContext(ctx, `INSERT INTO webhook_destinations (`+destinationColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			d.ID, d.AppID, d.Label, d.URL, string(events), d.Enabled, d.Secret, micros(d.CreatedAt), micros(d.UpdatedAt), d.WebhookVersion)
 		return err
 	})
 	return d, err
 }
 
 // Destinations lists an application's destinations, oldest first.
-func (db *DB) Destinations(ctx context.Context, appID string) ([]facematch.Destination, error) {
+func (db *DB) Destinations(ctx context.Context, appID string) (_ []facematch.Destination, err error) {
+	defer wrapOp(&err, "sqlite.Destinations")
 	rows, err := db.read.QueryContext(ctx, `SELECT `+destinationColumns+` FROM webhook_destinations WHERE app_id = ? ORDER BY created_us, id`, appID)
 	if err != nil {
 		return nil, err
@@ -69,14 +74,16 @@ func destination(ctx context.Context, q queryer, appID, id string) (facematch.De
 }
 
 // Destination returns one destination of an application.
-func (db *DB) Destination(ctx context.Context, appID, id string) (facematch.Destination, error) {
+func (db *DB) Destination(ctx context.Context, appID, id string) (_ facematch.Destination, err error) {
+	defer wrapOp(&err, "sqlite.Destination")
 	return destination(ctx, db.read, appID, id)
 }
 
 // UpdateDestination applies the fields of u that are set.
-func (db *DB) UpdateDestination(ctx context.Context, appID, id string, u facematch.DestinationUpdate) (facematch.Destination, error) {
+func (db *DB) UpdateDestination(ctx context.Context, appID, id string, u facematch.DestinationUpdate) (_ facematch.Destination, err error) {
+	defer wrapOp(&err, "sqlite.UpdateDestination")
 	var d facematch.Destination
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		var err error
 		if d, err = destination(ctx, tx, appID, id); err != nil {
 			return err
@@ -96,20 +103,24 @@ func (db *DB) UpdateDestination(ctx context.Context, appID, id string, u facemat
 		if u.Secret != nil {
 			d.Secret = *u.Secret
 		}
+		if u.WebhookVersion != nil {
+			d.WebhookVersion = *u.WebhookVersion
+		}
 		d.UpdatedAt = db.Now().UTC()
 		events, err := json.Marshal(d.SubscribedEvents)
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE webhook_destinations SET label = ?, url = ?, subscribed_events = ?, enabled = ?, secret = ?, updated_us = ? WHERE id = ?`,
-			d.Label, d.URL, string(events), d.Enabled, d.Secret, micros(d.UpdatedAt), d.ID)
+		_, err = tx.ExecContext(ctx, `UPDATE webhook_destinations SET label = ?, url = ?, subscribed_events = ?, enabled = ?, secret = ?, updated_us = ?, webhook_version = ? WHERE id = ?`,
+			d.Label, d.URL, string(events), d.Enabled, d.Secret, micros(d.UpdatedAt), d.WebhookVersion, d.ID)
 		return err
 	})
 	return d, err
 }
 
 // DeleteDestination removes a destination with its queue and history.
-func (db *DB) DeleteDestination(ctx context.Context, appID, id string) error {
+func (db *DB) DeleteDestination(ctx context.Context, appID, id string) (err error) {
+	defer wrapOp(&err, "sqlite.DeleteDestination")
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM webhook_destinations WHERE id = ? AND app_id = ?`, id, appID)
 		if err != nil {
@@ -124,14 +135,15 @@ func (db *DB) DeleteDestination(ctx context.Context, appID, id string) error {
 
 // DeliverySummary sums up the attempts made to a destination; response times count only the
 // attempts that got an HTTP answer.
-func (db *DB) DeliverySummary(ctx context.Context, destinationID string) (facematch.DeliverySummary, error) {
+func (db *DB) DeliverySummary(ctx context.Context, destinationID string) (_ facematch.DeliverySummary, err error) {
+	defer wrapOp(&err, "sqlite.DeliverySummary")
 	var (
 		s          facematch.DeliverySummary
 		minL, maxL sql.NullInt64
 		avgL       sql.NullFloat64
 		last       sql.NullInt64
 	)
-	err := db.read.QueryRowContext(ctx, `
+	err = db.read.QueryRowContext(ctx, `
 		SELECT COUNT(*), COALESCE(SUM(ok = 0), 0),
 		       MIN(CASE WHEN status_code > 0 THEN latency_us END), AVG(CASE WHEN status_code > 0 THEN latency_us END),
 		       MAX(CASE WHEN status_code > 0 THEN latency_us END), MAX(at_us)
@@ -153,9 +165,10 @@ func (db *DB) DeliverySummary(ctx context.Context, destinationID string) (facema
 
 // ClaimDeliveries leases due deliveries of enabled destinations. The lease is taken in the same
 // write transaction as the selection, so two workers never hold the same delivery.
-func (db *DB) ClaimDeliveries(ctx context.Context, limit int, lease time.Duration) ([]facematch.Delivery, error) {
+func (db *DB) ClaimDeliveries(ctx context.Context, limit int, lease time.Duration) (_ []facematch.Delivery, err error) {
+	defer wrapOp(&err, "sqlite.ClaimDeliveries")
 	var out []facematch.Delivery
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		now := micros(db.Now())
 		rows, err := tx.QueryContext(ctx, `
 			SELECT d.id, d.destination_id, d.session_id, d.event, d.body, d.attempts, w.url, w.secret
@@ -178,7 +191,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, limit int, lease time.Duratio
 			return err
 		}
 		for _, d := range out {
-			if _, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET lease_until_us = ? WHERE id = ?`, now+lease.Microseconds(), d.ID); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET lease_until_us = ?, lease_owner = ? WHERE id = ?`, now+lease.Microseconds(), db.owner, d.ID); err != nil {
 				return err
 			}
 		}
@@ -189,7 +202,8 @@ func (db *DB) ClaimDeliveries(ctx context.Context, limit int, lease time.Duratio
 
 // FinishAttempt records an attempt and moves the delivery on: delivered, retried at retryAt,
 // or failed for good.
-func (db *DB) FinishAttempt(ctx context.Context, d facematch.Delivery, a facematch.Attempt, retryAt *time.Time) error {
+func (db *DB) FinishAttempt(ctx context.Context, d facematch.Delivery, a facematch.Attempt, retryAt *time.Time) (err error) {
+	defer wrapOp(&err, "sqlite.FinishAttempt")
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_attempts (delivery_id, destination_id, at_us, status_code, latency_us, error, ok) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			d.ID, d.DestinationID, micros(a.At), a.StatusCode, a.Latency.Microseconds(), a.Err, a.OK); err != nil {
@@ -202,7 +216,7 @@ func (db *DB) FinishAttempt(ctx context.Context, d facematch.Delivery, a facemat
 		case retryAt != nil:
 			state, next = "pending", micros(*retryAt)
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET state = ?, attempts = attempts + 1, next_attempt_us = CASE WHEN ? > 0 THEN ? ELSE next_attempt_us END, lease_until_us = 0 WHERE id = ?`,
+		_, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET state = ?, attempts = attempts + 1, next_attempt_us = CASE WHEN ? > 0 THEN ? ELSE next_attempt_us END, lease_until_us = 0, lease_owner = '' WHERE id = ?`,
 			state, next, next, d.ID)
 		return err
 	})
@@ -210,9 +224,10 @@ func (db *DB) FinishAttempt(ctx context.Context, d facematch.Delivery, a facemat
 
 // ReleaseDeliveryLeases frees every leased delivery: on start, the leases of a server that
 // crashed. A server on a SQLite file is the only one using it, so every lease is an orphan then.
-func (db *DB) ReleaseDeliveryLeases(ctx context.Context) error {
+func (db *DB) ReleaseDeliveryLeases(ctx context.Context) (err error) {
+	defer wrapOp(&err, "sqlite.ReleaseDeliveryLeases")
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET lease_until_us = 0 WHERE state = 'pending' AND lease_until_us > 0`)
+		_, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET lease_until_us = 0, lease_owner = '' WHERE state = 'pending' AND lease_until_us > 0`)
 		return err
 	})
 }

@@ -19,7 +19,7 @@ FUZZ_PARALLEL=${FUZZ_PARALLEL:-2}
 GO=${GO:-go}
 
 targets=(
-	"./imaging FuzzReadHeader"
+	"./imageinfo FuzzReadHeader"
 	"./imaging FuzzDecode"
 	"./server FuzzFaceMatchForm"
 	"./server FuzzMetadata"

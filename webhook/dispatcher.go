@@ -1,8 +1,8 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -39,7 +39,7 @@ func ParseBackoff(s string) ([]time.Duration, error) {
 // at once, and records every attempt. Deliveries are durable, so whatever is pending when the
 // process stops is attempted after it starts again.
 type Dispatcher struct {
-	Store       facematch.Webhooks
+	Store       facematch.Outbox
 	Guard       *Guard
 	Backoff     []time.Duration
 	Concurrency int
@@ -177,27 +177,16 @@ func (d *Dispatcher) attempt(ctx context.Context, del facematch.Delivery) {
 		slog.String("outcome", outcome), slog.String("error", a.Err), slog.Float64("ms", float64(a.Latency.Microseconds())/1000))
 }
 
-// post sends the delivery's body, signed for this attempt, and returns the answer's status.
+// post sends the delivery's body, rendered and signed again for this attempt (FM-WH-3), and
+// returns the answer's status.
 func (d *Dispatcher) post(ctx context.Context, del facematch.Delivery, now time.Time) (int, error) {
-	var meta struct {
-		Timestamp   int64  `json:"timestamp"`
-		SessionID   string `json:"session_id"`
-		Status      string `json:"status"`
-		WebhookType string `json:"webhook_type"`
-	}
-	if err := json.Unmarshal(del.Body, &meta); err != nil {
-		return 0, fmt.Errorf("queued body is not JSON: %w", err)
-	}
-	headers, err := SignatureHeaders(del.Secret, del.Body, Event{
-		WebhookID: del.ID, Timestamp: now.Unix(), EventTimestamp: meta.Timestamp,
-		SessionID: meta.SessionID, Status: meta.Status, WebhookType: meta.WebhookType,
-	})
+	body, headers, err := SignAttempt(del.Secret, del.ID, del.Body, now)
 	if err != nil {
 		return 0, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, AttemptTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, del.URL, strings.NewReader(string(del.Body)))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, del.URL, bytes.NewReader(body))
 	if err != nil {
 		return 0, err
 	}

@@ -1,15 +1,18 @@
 package webhook
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // SecretPrefix starts every destination secret.
@@ -27,14 +30,14 @@ func NewSecret() string {
 // Event is what the signatures of a delivery cover besides its body.
 type Event struct {
 	WebhookID string
-	// Timestamp is the attempt's time, Unix seconds: X-Timestamp and webhook-timestamp.
+	// Timestamp is the attempt's time, Unix seconds: X-Timestamp, webhook-timestamp and the
+	// body's timestamp, one value (FM-WH-3).
 	Timestamp int64
-	// EventTimestamp, SessionID, Status and WebhookType are the body's fields of the same names,
-	// which X-Signature-Simple signs.
-	EventTimestamp int64
-	SessionID      string
-	Status         string
-	WebhookType    string
+	// SessionID, Status and WebhookType are the body's fields of the same names, which
+	// X-Signature-Simple signs with Timestamp.
+	SessionID   string
+	Status      string
+	WebhookType string
 }
 
 func hmacHex(key, msg []byte) string {
@@ -58,7 +61,7 @@ func SignatureHeaders(secret string, body []byte, ev Event) (http.Header, error)
 	h.Set("X-Timestamp", ts)
 	h.Set("X-Signature", hmacHex(key, body))
 	h.Set("X-Signature-V2", hmacHex(key, canonical))
-	simple := strconv.FormatInt(ev.EventTimestamp, 10) + ":" + ev.SessionID + ":" + ev.Status + ":" + ev.WebhookType
+	simple := ts + ":" + ev.SessionID + ":" + ev.Status + ":" + ev.WebhookType
 	h.Set("X-Signature-Simple", hmacHex(key, []byte(simple)))
 	h.Set("X-Webhook-Id", ev.WebhookID)
 	std, err := standardSignature(secret, ev.WebhookID, ts, body)
@@ -69,6 +72,36 @@ func SignatureHeaders(secret string, body []byte, ev Event) (http.Header, error)
 	h.Set("webhook-timestamp", ts)
 	h.Set("webhook-signature", std)
 	return h, nil
+}
+
+// SignAttempt renders a queued body for one delivery attempt made at time at (FM-WH-3): the
+// body's timestamp becomes the attempt's time, the body is written again as canonical JSON, and
+// the headers sign that body, so that the body's timestamp, X-Timestamp and webhook-timestamp
+// are one value on every attempt while the webhook id stays the same. A receiver that checks
+// freshness, or builds X-Signature-Simple from the header, accepts a retry as it accepts the
+// first attempt.
+func SignAttempt(secret, webhookID string, queued []byte, at time.Time) ([]byte, http.Header, error) {
+	dec := json.NewDecoder(bytes.NewReader(queued))
+	dec.UseNumber()
+	var fields map[string]any
+	if err := dec.Decode(&fields); err != nil || fields == nil {
+		return nil, nil, fmt.Errorf("queued body is not a JSON object: %v", err)
+	}
+	ts := at.Unix()
+	fields["timestamp"] = json.Number(strconv.FormatInt(ts, 10))
+	var buf bytes.Buffer
+	if err := writeCanonical(&buf, fields); err != nil {
+		return nil, nil, err
+	}
+	text := func(k string) string { v, _ := fields[k].(string); return v }
+	h, err := SignatureHeaders(secret, buf.Bytes(), Event{
+		WebhookID: webhookID, Timestamp: ts,
+		SessionID: text("session_id"), Status: text("status"), WebhookType: text("webhook_type"),
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return buf.Bytes(), h, nil
 }
 
 // standardSignature is the Standard Webhooks signature: "v1," and the base64 HMAC-SHA256 of

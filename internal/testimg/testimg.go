@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"compress/zlib"
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
 	"image"
 	"image/jpeg"
@@ -20,6 +21,15 @@ import (
 // Encode encodes img as format ("jpeg", "png", "webp" or "tiff").
 func Encode(tb testing.TB, img image.Image, format string) []byte {
 	tb.Helper()
+	b, err := EncodeBytes(img, format)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+// EncodeBytes encodes img as jpeg, png, webp or tiff, for generators that run outside tests.
+func EncodeBytes(img image.Image, format string) ([]byte, error) {
 	var buf bytes.Buffer
 	var err error
 	switch format {
@@ -32,12 +42,12 @@ func Encode(tb testing.TB, img image.Image, format string) []byte {
 	case "tiff":
 		err = tiff.Encode(&buf, img, &tiff.Options{Compression: tiff.Deflate})
 	default:
-		tb.Fatalf("testimg: unknown format %q", format)
+		return nil, fmt.Errorf("testimg: unknown format %q", format)
 	}
 	if err != nil {
-		tb.Fatalf("testimg: encoding %s: %v", format, err)
+		return nil, fmt.Errorf("testimg: encoding %s: %w", format, err)
 	}
-	return buf.Bytes()
+	return buf.Bytes(), nil
 }
 
 // Decode decodes a JPEG or PNG from the shared fixtures.

@@ -95,7 +95,9 @@ func TestRunMixedForADuration(t *testing.T) {
 	var out strings.Builder
 	rep.Print(&out)
 	t.Log("\n" + out.String())
-	if rep.Failed() || rep.Elapsed < 2*time.Second || rep.Elapsed > 10*time.Second {
+	// The run ends by itself once its duration is over, never before it: no bound on how much
+	// later, since that is the machine's speed, not the tool's behaviour.
+	if rep.Failed() || rep.Elapsed < 2*time.Second {
 		t.Fatalf("failed %v, elapsed %v", rep.Failed(), rep.Elapsed)
 	}
 	for _, r := range Routes {

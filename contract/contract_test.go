@@ -1,4 +1,4 @@
-package facematch
+package contract
 
 import (
 	"bytes"
@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -19,14 +18,17 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/facematch/facematch"
+	"github.com/facematch/facematch/internal/shared"
 )
 
 // loadDoc loads the embedded document, failing the test when it does not parse or validate.
 func loadDoc(t *testing.T) *openapi3.T {
 	t.Helper()
-	doc, err := LoadOpenAPI()
+	doc, err := Load()
 	if err != nil {
-		t.Fatalf("LoadOpenAPI: %v", err)
+		t.Fatalf("Load: %v", err)
 	}
 	return doc
 }
@@ -192,8 +194,8 @@ func TestOpenAPISandboxExampleIsAFaceMatchResponse(t *testing.T) {
 	// The example is reachable from the 200 of POST /v3/face-match/.
 	op := doc.Paths.Value("/v3/face-match/").Post
 	media := op.Responses.Value("200").Value.Content.Get("application/json")
-	if ref := media.Examples["SandboxFaceMatch"]; ref == nil || ref.Ref != "#/components/examples/SandboxFaceMatch" {
-		t.Errorf("the 200 of faceMatch does not reference SandboxFaceMatch")
+	if ref := media.Examples["approved"]; ref == nil || ref.Ref != "#/components/examples/SandboxFaceMatch" {
+		t.Errorf("the 200 of faceMatch does not name SandboxFaceMatch as its approved example")
 	}
 
 	// A mutated copy must fail: the schema is strict.
@@ -246,17 +248,9 @@ func TestOpenAPIFaceMatchIsMultipartOnly(t *testing.T) {
 	}
 }
 
-// sharedDir is the directory of the shared contract: FACEMATCH_SHARED or ../shared.
-func sharedDir() string {
-	if dir := os.Getenv("FACEMATCH_SHARED"); dir != "" {
-		return dir
-	}
-	return filepath.Join("..", "shared")
-}
-
 // The document encodes every rule of the contract: each rule id appears in it.
 func TestOpenAPIMentionsEveryRuleID(t *testing.T) {
-	path := filepath.Join(sharedDir(), "spec", "face-match.md")
+	path := shared.Path(t, "spec", "face-match.md")
 	spec, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatalf("read the contract (set FACEMATCH_SHARED to the shared directory): %v", err)
@@ -272,7 +266,7 @@ func TestOpenAPIMentionsEveryRuleID(t *testing.T) {
 			continue
 		}
 		seen[id] = true
-		if !bytes.Contains(OpenAPISpec, []byte("["+id+"]")) {
+		if !bytes.Contains(facematch.OpenAPISpec, []byte("["+id+"]")) {
 			t.Errorf("openapi.yaml does not mention [%s]", id)
 		}
 	}
@@ -361,10 +355,13 @@ func TestOpenAPIFaceMatchRequestValidation(t *testing.T) {
 		{name: "minimal", files: images},
 		{name: "all fields", files: images, fields: [][2]string{
 			{"face_match_score_decline_threshold", "55.5"}, {"rotate_image", "TRUE"},
-			{"save_api_request", "off"}, {"vendor_data", "user-123"}, {"metadata", `{"flow":"login"}`},
+			{"save_api_request", "f"}, {"vendor_data", "user-123"}, {"metadata", `{"flow":"login"}`},
 		}},
 		{name: "unknown field ignored", files: images, fields: [][2]string{{"colour", "blue"}}},
-		{name: "booleans any case", files: images, fields: [][2]string{{"rotate_image", "Yes"}, {"save_api_request", "0"}}},
+		// The booleans are typed as booleans, so that generated SDKs expose them as such; a generic
+		// validator reads the words strconv.ParseBool knows, and the server reads all of
+		// FM-VAL-2's words (yes/no/on/off too) before its schema check (server tests).
+		{name: "booleans", files: images, fields: [][2]string{{"rotate_image", "True"}, {"save_api_request", "0"}}},
 		{name: "threshold bounds", files: images, fields: [][2]string{{"face_match_score_decline_threshold", "0"}}},
 		{name: "threshold 101", files: images, fields: [][2]string{{"face_match_score_decline_threshold", "101"}},
 			wantFields: []string{"face_match_score_decline_threshold"}},
@@ -382,8 +379,8 @@ func TestOpenAPIFaceMatchRequestValidation(t *testing.T) {
 		{name: "vendor_data too long", files: images, fields: [][2]string{{"vendor_data", strings.Repeat("x", 1025)}},
 			wantFields: []string{"vendor_data"}},
 		{name: "several bad fields at once", files: images[1:], fields: [][2]string{
-			{"face_match_score_decline_threshold", "101"}, {"rotate_image", "maybe"},
-		}, wantFields: []string{"face_match_score_decline_threshold", "rotate_image", "user_image"}},
+			{"face_match_score_decline_threshold", "101"}, {"vendor_data", strings.Repeat("x", 1025)},
+		}, wantFields: []string{"face_match_score_decline_threshold", "user_image", "vendor_data"}},
 		{name: "not multipart", contentType: "application/json", wantFields: []string{"non_field_errors"}},
 	}
 	for _, tt := range tests {
@@ -441,6 +438,12 @@ func validateResponse(t *testing.T, doc *openapi3.T, method, path string, status
 		header = http.Header{}
 	}
 	header.Set("Content-Type", "application/json")
+	// Every answer carries X-Request-Id; a test that wants it missing sets it empty.
+	if v, ok := header["X-Request-Id"]; !ok {
+		header.Set("X-Request-Id", "0b6f1f0e-9c55-4a8e-8f3b-7f2f6b1d2c44")
+	} else if len(v) == 1 && v[0] == "" {
+		header.Del("X-Request-Id")
+	}
 	return openapi3filter.ValidateResponse(context.Background(), &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
 		Status:                 status,
@@ -502,6 +505,9 @@ func TestOpenAPIResponseValidation(t *testing.T) {
 		{"500 generic", "POST", faceMatch, 500, nil, `{"detail": "A server error occurred."}`, true},
 		{"401 undeclared", "POST", faceMatch, 401, nil, `{"detail": "x"}`, false},
 		{"decision 404", "GET", decision, 404, limits(), `{"detail": "Not found."}`, true},
+		{"404 without X-Request-Id (optional for other servers)", "GET", decision, 404, limits("X-Request-Id", ""), `{"detail": "Not found."}`, true},
+		{"405 with the key's headers", "POST", faceMatch, 405, limits(), `{"detail": "Method \"PUT\" not allowed."}`, true},
+		{"405 without the key's headers", "POST", faceMatch, 405, nil, `{"detail": "Method \"PUT\" not allowed."}`, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -513,5 +519,37 @@ func TestOpenAPIResponseValidation(t *testing.T) {
 				t.Errorf("invalid response accepted")
 			}
 		})
+	}
+}
+
+// [FM-RESP-4] The warnings of openapi.yaml's examples carry the texts the server writes, from
+// their one source in the domain package.
+func TestOpenAPIWarningTextsAreTheServers(t *testing.T) {
+	doc := loadDoc(t)
+	want := map[string][2]string{
+		facematch.RiskLowSimilarity:    {facematch.LowSimilarityShort, facematch.LowSimilarityLong},
+		facematch.RiskNoReferenceImage: {facematch.NoReferenceImageShort, facematch.NoReferenceImageLong},
+	}
+	seen := map[string]bool{}
+	for name, ex := range doc.Components.Examples {
+		raw, err := json.Marshal(ex.Value.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			FaceMatch *facematch.FaceMatch `json:"face_match"`
+		}
+		if json.Unmarshal(raw, &body) != nil || body.FaceMatch == nil {
+			continue
+		}
+		for _, w := range body.FaceMatch.Warnings {
+			seen[w.Risk] = true
+			if got := [2]string{w.ShortDescription, w.LongDescription}; got != want[w.Risk] {
+				t.Errorf("example %s, %s: %q, the server writes %q", name, w.Risk, got, want[w.Risk])
+			}
+		}
+	}
+	if len(seen) != len(want) {
+		t.Errorf("examples show the risks %v, want both", seen)
 	}
 }
