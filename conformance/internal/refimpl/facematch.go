@@ -73,6 +73,7 @@ func (s *Server) parseFaceMatch(w http.ResponseWriter, r *http.Request) (*form, 
 	r.Body = io.NopCloser(bytes.NewReader(body)) // for a second reading (rl-validate-first)
 	values := map[string][]string{}
 	files := map[string][]upload{}
+	partKinds := map[string][]bool{} // per field, whether each part in order was a file
 	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
 	for {
 		p, err := mr.NextPart()
@@ -90,6 +91,7 @@ func (s *Server) parseFaceMatch(w http.ResponseWriter, r *http.Request) (*form, 
 		if name == "" {
 			continue
 		}
+		partKinds[name] = append(partKinds[name], p.FileName() != "")
 		if p.FileName() != "" {
 			files[name] = append(files[name], upload{name: p.FileName(), data: data})
 		} else {
@@ -102,17 +104,28 @@ func (s *Server) parseFaceMatch(w http.ResponseWriter, r *http.Request) (*form, 
 
 	errs := fieldErrors{}
 	f := &form{threshold: 30, save: true}
+	// Django REST framework's reading of form data (FM-VAL-5): a field sent twice takes its last
+	// value (a file field its last file), an optional field sent blank counts as absent.
+	pick := func(list []string) string {
+		if s.fault(FaultFirstValueWins) {
+			return list[0]
+		}
+		return list[len(list)-1]
+	}
+	lastIsFile := func(field string) bool { return partKinds[field] != nil && partKinds[field][len(partKinds[field])-1] }
 	image := func(field string) upload {
-		n := len(files[field]) + len(values[field])
 		switch {
-		case n == 0:
+		case len(files[field])+len(values[field]) == 0:
 			errs[field] = []string{"This field is required."}
-		case n > 1:
-			errs[field] = []string{"Send this field only once."}
+		case !lastIsFile(field) && !s.fault(FaultFirstValueWins):
+			errs[field] = []string{"The submitted data was not a file. Check the encoding type on the form."}
 		case len(files[field]) == 0:
 			errs[field] = []string{"The submitted data was not a file. Check the encoding type on the form."}
 		default:
-			u := files[field][0]
+			u := files[field][len(files[field])-1]
+			if s.fault(FaultFirstValueWins) {
+				u = files[field][0]
+			}
 			if msg := s.checkImage(u); msg != "" {
 				errs[field] = []string{msg}
 			}
@@ -122,19 +135,14 @@ func (s *Server) parseFaceMatch(w http.ResponseWriter, r *http.Request) (*form, 
 	}
 	f.user, f.ref = image("user_image"), image("ref_image")
 	single := func(field string) (string, bool) {
-		n := len(values[field]) + len(files[field])
-		if n == 0 {
+		if len(values[field]) == 0 {
+			if len(files[field]) > 0 {
+				errs[field] = []string{"Send this field as text, not a file."}
+			}
 			return "", false
 		}
-		if n > 1 {
-			errs[field] = []string{"Send this field only once."}
-			return "", false
-		}
-		if len(files[field]) > 0 {
-			errs[field] = []string{"Send this field as text, not a file."}
-			return "", false
-		}
-		return values[field][0], true
+		v := pick(values[field])
+		return v, v != ""
 	}
 	if v, ok := single("face_match_score_decline_threshold"); ok {
 		t, msg := parseThreshold(v)
@@ -228,9 +236,9 @@ func (s *Server) parseBool(v string) (bool, bool) {
 		return v == "true", v == "true" || v == "false"
 	}
 	switch strings.ToLower(v) {
-	case "true", "1", "yes", "on":
+	case "true", "t", "1", "yes", "y", "on":
 		return true, true
-	case "false", "0", "no", "off":
+	case "false", "f", "0", "no", "n", "off":
 		return false, true
 	}
 	return false, false

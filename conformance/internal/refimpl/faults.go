@@ -19,6 +19,7 @@ const (
 	FaultValidateFirst       Fault = "rl-validate-first"          // FM-RL-3: 400 before 429
 	FaultFirstErrorOnly      Fault = "val-first-error-only"       // FM-VAL-1: one invalid field reported
 	FaultStrictBooleans      Fault = "val-strict-booleans"        // FM-VAL-2: only true/false
+	FaultFirstValueWins      Fault = "val-first-value-wins"       // FM-VAL-5: a repeated field takes its first value
 	FaultApproveAtThreshold  Fault = "match-approve-at-threshold" // FM-MATCH-2
 	FaultCreatedAtSeconds    Fault = "resp-created-at-seconds"    // FM-RESP-2: no microseconds
 	FaultOmitNullMetadata    Fault = "resp-omit-null-metadata"    // FM-RESP-1: metadata left out when null
@@ -42,7 +43,7 @@ const (
 // Faults lists every fault.
 var Faults = []Fault{
 	FaultMissingKey401, FaultRevokedAccepted, FaultOtherAppSession, FaultSharedBudget, FaultNoHeadersOnErrors,
-	FaultValidateFirst, FaultFirstErrorOnly, FaultStrictBooleans, FaultApproveAtThreshold, FaultCreatedAtSeconds,
+	FaultValidateFirst, FaultFirstErrorOnly, FaultStrictBooleans, FaultFirstValueWins, FaultApproveAtThreshold, FaultCreatedAtSeconds,
 	FaultOmitNullMetadata, FaultDeclinedFree, FaultBillingRace, FaultSandboxSaves, FaultImagesSwapped,
 	FaultUnsignedURLs, FaultDeleteKeepsImages, FaultExtensionCase, FaultNoPixelLimit, FaultUnsortedBody,
 	FaultSignDecodedSecret, FaultStandardWholeSecret, FaultCanonicalEscapes, FaultNoRetry404, FaultMetadataAddress,
