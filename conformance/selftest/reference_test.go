@@ -51,6 +51,7 @@ var mutations = []mutation{
 	{fault: refimpl.FaultDeclinedFree, filter: "FM-BILL-1", rule: "FM-BILL-1"},
 	{fault: refimpl.FaultBillingRace, filter: "FM-BILL-2", rule: "FM-BILL-2"},
 	{fault: refimpl.FaultSandboxSaves, filter: "FM-SBX-1", rule: "FM-SBX-1"},
+	{fault: refimpl.FaultPreferIgnored, filter: "FM-SBX-2", rule: "FM-SBX-2"},
 	{fault: refimpl.FaultImagesSwapped, filter: "FM-SES-1", rule: "FM-SES-1"},
 	{fault: refimpl.FaultUnsignedURLs, filter: "FM-SES-2", rule: "FM-SES-2"},
 	{fault: refimpl.FaultDeleteKeepsImages, filter: "FM-SES-4", rule: "FM-SES-4"},

@@ -295,7 +295,11 @@ func (s *Server) faceMatch(w http.ResponseWriter, r *http.Request, c caller) {
 	}
 	created := time.Now()
 	if c.app.Sandbox {
-		fm := sandboxFaceMatch()
+		fm, err := s.sandboxExample(r.Header.Get("Prefer"))
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, fieldErrors{"non_field_errors": {err.Error()}})
+			return
+		}
 		id := newUUID()
 		if s.fault(FaultSandboxSaves) {
 			s.saveSession(r, c, f, id, created, fm)
@@ -382,6 +386,38 @@ func (s *Server) answer(w http.ResponseWriter, id string, fm map[string]any, f *
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	w.Write(b)
+}
+
+// sandboxExample is the sandbox answer a Prefer: example=NAME header asks for (FM-SBX-2):
+// approved (the default), declined or no_face.
+func (s *Server) sandboxExample(prefer string) (map[string]any, error) {
+	name := "approved"
+	for _, pref := range strings.FieldsFunc(prefer, func(r rune) bool { return r == ',' || r == ';' }) {
+		if k, v, ok := strings.Cut(strings.TrimSpace(pref), "="); ok && strings.EqualFold(k, "example") {
+			name = strings.Trim(strings.TrimSpace(v), `"`)
+		}
+	}
+	if s.fault(FaultPreferIgnored) {
+		name = "approved"
+	}
+	fm := sandboxFaceMatch()
+	warning := func(risk, short string, data any) []any {
+		return []any{map[string]any{"feature": "FACEMATCH", "risk": risk, "log_type": "error", "short_description": short,
+			"long_description": short + " (the reference's sandbox example).", "additional_data": data, "node_id": nil}}
+	}
+	switch name {
+	case "approved":
+	case "declined":
+		fm["status"], fm["score"] = "Declined", json.Number("12.4")
+		fm["warnings"] = warning("LOW_FACE_MATCH_SIMILARITY", "The faces are not similar enough", nil)
+	case "no_face":
+		fm["status"], fm["score"] = "Declined", nil
+		fm["user_image"] = map[string]any{"entities": []any{}, "best_angle": 0}
+		fm["warnings"] = warning("NO_REFERENCE_IMAGE", "No face to compare", map[string]any{"user_image_faces": 0, "ref_image_faces": 1})
+	default:
+		return nil, fmt.Errorf("unknown sandbox example %q: the examples are approved, declined and no_face", name)
+	}
+	return fm, nil
 }
 
 // sandboxFaceMatch is the reference's own fixed sandbox answer.

@@ -25,6 +25,7 @@ const (
 	FaultOmitNullMetadata    Fault = "resp-omit-null-metadata"    // FM-RESP-1: metadata left out when null
 	FaultDeclinedFree        Fault = "bill-declined-free"         // FM-BILL-1: Declined costs nothing
 	FaultBillingRace         Fault = "bill-race"                  // FM-BILL-2: check, then consume
+	FaultPreferIgnored       Fault = "sbx-prefer-ignored"         // FM-SBX-2: Prefer: example=NAME ignored
 	FaultSandboxSaves        Fault = "sbx-saves-session"          // FM-SBX-1: sandbox calls stored
 	FaultImagesSwapped       Fault = "ses-images-swapped"         // FM-SES-1: source and target swapped
 	FaultUnsignedURLs        Fault = "ses-urls-unsigned"          // FM-SES-2: the signature is not checked
@@ -44,7 +45,7 @@ const (
 var Faults = []Fault{
 	FaultMissingKey401, FaultRevokedAccepted, FaultOtherAppSession, FaultSharedBudget, FaultNoHeadersOnErrors,
 	FaultValidateFirst, FaultFirstErrorOnly, FaultStrictBooleans, FaultFirstValueWins, FaultApproveAtThreshold, FaultCreatedAtSeconds,
-	FaultOmitNullMetadata, FaultDeclinedFree, FaultBillingRace, FaultSandboxSaves, FaultImagesSwapped,
+	FaultOmitNullMetadata, FaultDeclinedFree, FaultBillingRace, FaultPreferIgnored, FaultSandboxSaves, FaultImagesSwapped,
 	FaultUnsignedURLs, FaultDeleteKeepsImages, FaultExtensionCase, FaultNoPixelLimit, FaultUnsortedBody,
 	FaultSignDecodedSecret, FaultStandardWholeSecret, FaultCanonicalEscapes, FaultNoRetry404, FaultMetadataAddress,
 	FaultAbruptShutdown,
