@@ -9,8 +9,9 @@ FROM scratch
 COPY build/image/rootfs/ /
 COPY --chown=65532:65532 build/image/data/ /data/
 
-# Admin commands run with `docker exec` find the server's data and models without flags.
-ENV FACEMATCH_DATA=/data FACEMATCH_MODELS=/models
+# Admin commands run with `docker exec` find the server's data and models without flags, and
+# serve listens on every interface of the container.
+ENV FACEMATCH_DATA=/data FACEMATCH_MODELS=/models FACEMATCH_ADDR=0.0.0.0:8080
 
 # An unprivileged, numeric user: no shell or passwd lookup is needed to run as it.
 USER 65532:65532
@@ -18,4 +19,7 @@ WORKDIR /data
 EXPOSE 8080
 
 ENTRYPOINT ["/facematch"]
-CMD ["serve", "--addr", "0.0.0.0:8080", "--data", "/data", "--models", "/models"]
+# The default is the sandbox for SDK tests, in one line: it loads no models and is ready in well
+# under a second. `docker run -p 8080:8080 -e FACEMATCH_SANDBOX_KEY=fm_sandbox_... IMAGE` is the
+# whole set-up. The full service (live keys, the matcher) is `docker run ... IMAGE serve`.
+CMD ["serve", "--sandbox-only"]

@@ -15,15 +15,16 @@ SHARED ?= $(CURDIR)/../shared
 export FACEMATCH_SHARED := $(abspath $(SHARED))
 
 .DEFAULT_GOAL := build
-.PHONY: build deps run test bench scalebench calibration clean
+.PHONY: build deps run test bench scalebench calibration clean sandbox-smoke
 
 include tools/models.mk
 -include conformance/conformance.mk
 include tools/fuzz.mk
 
-# Debian packages the cgo parts need (dlib and its BLAS/LAPACK, libjpeg-turbo), and PostgreSQL,
-# which the store and replica tests start (internal/pgtest).
-DEBIAN_PACKAGES := libdlib-dev libdlib-data libblas-dev liblapack-dev libopenblas-dev libjpeg-dev postgresql
+# Debian packages the cgo parts need (dlib and its BLAS/LAPACK, libjpeg-turbo), PostgreSQL,
+# which the store and replica tests start (internal/pgtest), and NumPy, for the age/gender
+# network's reference computation (agegender/testdata/reference.py).
+DEBIAN_PACKAGES := libdlib-dev libdlib-data libblas-dev liblapack-dev libopenblas-dev libjpeg-dev postgresql python3-numpy
 
 # deps installs the missing Debian packages (as root) and gives go-face the libcblas.so it links
 # with: Debian ships that name only with ATLAS, so it points at OpenBLAS, which has the symbols.
@@ -40,8 +41,10 @@ deps:
 		ln -sf /usr/lib/x86_64-linux-gnu/libopenblas.so.0 /usr/local/lib/libcblas.so && ldconfig; \
 	fi
 
+# The commit is stamped for `facematch version` also where Go's own VCS stamping does not reach
+# (a git worktree, GOFLAGS=-buildvcs=false).
 build: deps
-	$(GO) build -o bin/facematch ./cmd/facematch
+	$(GO) build -ldflags "-X github.com/facematch/facematch/cli.commit=$$(git rev-parse HEAD 2>/dev/null)" -o bin/facematch ./cmd/facematch
 
 run: deps models build
 	bin/facematch serve --demo --data data --models models
@@ -55,6 +58,12 @@ test: deps models bin/dlibraw build
 	$(GO) test -count=1 -timeout 20m ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(CI_FUZZTIME)
 	$(MAKE) --no-print-directory conformance-all
+	$(MAKE) --no-print-directory sandbox-smoke
+
+# sandbox-smoke starts the image as an SDK author does (default command, FACEMATCH_SANDBOX_KEY
+# only) and runs the plain-Python client against it.
+sandbox-smoke: image
+	tools/sandbox/smoke.sh $(IMAGE)
 
 bench: deps models bin/dlibraw build
 	$(GO) run ./tools/matcherbench
@@ -67,6 +76,7 @@ scalebench: deps models build
 
 calibration: deps models
 	$(GO) run ./tools/calibrate -out docs
+	$(GO) run ./tools/attributes
 
 clean:
 	rm -rf bin build

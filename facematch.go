@@ -50,7 +50,8 @@ type ImageResult struct {
 }
 
 // Entity is one face: its box as [x1, y1, x2, y2] in pixels of the submitted image after EXIF
-// orientation and rotation, and attributes the model cannot estimate, which stay null.
+// orientation and rotation, the detector's confidence (0-1), and the estimated age (years) and
+// gender ("male" or "female"), null only for a face too small to estimate (FM-RESP-3).
 type Entity struct {
 	BBox       [4]int   `json:"bbox"`
 	Confidence *float64 `json:"confidence"`

@@ -10,13 +10,12 @@ import (
 // orgCreate: facematch org create --name NAME [--credits N].
 func orgCreate(ctx context.Context, c *cmdContext, args []string) error {
 	f := newFlags(c, "org create")
-	name := f.String("name", "", "name of the organization")
-	credits := f.Int64("credits", 0, "initial credit balance")
-	store := f.store()
+	name := f.text("name", "name of the organization")
+	credits := f.int64Arg("credits", 0, "initial credit balance")
 	if err := f.parse(args); err != nil {
-		return err
+		return helped(err)
 	}
-	db, err := store.open(ctx)
+	db, err := f.store().open(ctx)
 	if err != nil {
 		return err
 	}
@@ -31,16 +30,15 @@ func orgCreate(ctx context.Context, c *cmdContext, args []string) error {
 // creditsAdd: facematch credits add --org ORG_ID --amount N (negative removes).
 func creditsAdd(ctx context.Context, c *cmdContext, args []string) error {
 	f := newFlags(c, "credits add")
-	org := f.String("org", "", "organization id")
-	amount := f.Int64("amount", 0, "credits to add; negative removes")
-	store := f.store()
+	org := f.text("org", "organization id")
+	amount := f.int64Arg("amount", 0, "credits to add; negative removes")
 	if err := f.parse(args); err != nil {
-		return err
+		return helped(err)
 	}
 	if *org == "" || *amount == 0 {
-		return fmt.Errorf("credits add needs --org and a non-zero --amount")
+		return usageErrorf("credits add needs --org and a non-zero --amount")
 	}
-	db, err := store.open(ctx)
+	db, err := f.store().open(ctx)
 	if err != nil {
 		return err
 	}
@@ -55,18 +53,17 @@ func creditsAdd(ctx context.Context, c *cmdContext, args []string) error {
 // appCreate: facematch app create --org ORG_ID --name NAME [--sandbox].
 func appCreate(ctx context.Context, c *cmdContext, args []string) error {
 	f := newFlags(c, "app create")
-	org := f.String("org", "", "organization id")
-	name := f.String("name", "", "name of the application")
-	sandboxMode := f.Bool("sandbox", false, "a sandbox application: fixed answers, no credits, nothing stored")
-	store := f.store()
+	org := f.text("org", "organization id")
+	name := f.text("name", "name of the application")
+	sandboxMode := f.switchArg("sandbox", "a sandbox application: fixed answers, no credits, nothing stored")
 	if err := f.parse(args); err != nil {
-		return err
+		return helped(err)
 	}
 	mode := facematch.ModeLive
 	if *sandboxMode {
 		mode = facematch.ModeSandbox
 	}
-	db, err := store.open(ctx)
+	db, err := f.store().open(ctx)
 	if err != nil {
 		return err
 	}
@@ -81,12 +78,11 @@ func appCreate(ctx context.Context, c *cmdContext, args []string) error {
 // keyCreate: facematch key create --app APP_ID. The key is printed once and stored as a hash.
 func keyCreate(ctx context.Context, c *cmdContext, args []string) error {
 	f := newFlags(c, "key create")
-	app := f.String("app", "", "application id")
-	store := f.store()
+	app := f.text("app", "application id")
 	if err := f.parse(args); err != nil {
-		return err
+		return helped(err)
 	}
-	db, err := store.open(ctx)
+	db, err := f.store().open(ctx)
 	if err != nil {
 		return err
 	}
@@ -99,7 +95,7 @@ func keyCreate(ctx context.Context, c *cmdContext, args []string) error {
 }
 
 // createKey draws a key for an application and stores its hash.
-func createKey(ctx context.Context, db facematch.Store, appID string) (id, full string, err error) {
+func createKey(ctx context.Context, db facematch.Tenancy, appID string) (id, full string, err error) {
 	app, err := db.Application(ctx, appID)
 	if err != nil {
 		return "", "", err
@@ -114,12 +110,11 @@ func createKey(ctx context.Context, db facematch.Store, appID string) (id, full 
 // keyRevoke: facematch key revoke --id KEY_ID.
 func keyRevoke(ctx context.Context, c *cmdContext, args []string) error {
 	f := newFlags(c, "key revoke")
-	id := f.String("id", "", "key id")
-	store := f.store()
+	id := f.text("id", "key id")
 	if err := f.parse(args); err != nil {
-		return err
+		return helped(err)
 	}
-	db, err := store.open(ctx)
+	db, err := f.store().open(ctx)
 	if err != nil {
 		return err
 	}

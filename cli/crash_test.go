@@ -116,7 +116,7 @@ func TestWebhooksSurviveSIGKILL(t *testing.T) {
 	key := admin(t, data, "key", "create", "--app", app["id"].(string))["key"].(string)
 
 	req, _ := http.NewRequest(http.MethodPost, srv.base+"/v3/webhook/destinations/",
-		strings.NewReader(`{"label":"receiver","url":"`+recv.URL+`/hook"}`))
+		strings.NewReader(`{"label":"receiver","url":"`+recv.URL+`/hook","subscribed_events":["status.updated"]}`))
 	req.Header.Set("x-api-key", key)
 	req.Header.Set("Content-Type", "application/json")
 	if status, body, _ := send(t, req); status != 201 {

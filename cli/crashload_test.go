@@ -91,7 +91,7 @@ func TestCrashUnderLoad(t *testing.T) {
 		srv := startProcess(t, bin, data, extra...)
 		if round == 1 {
 			req, _ := http.NewRequest(http.MethodPost, srv.base+"/v3/webhook/destinations/",
-				strings.NewReader(`{"label":"receiver","url":"`+recv.URL+`/hook"}`))
+				strings.NewReader(`{"label":"receiver","url":"`+recv.URL+`/hook","subscribed_events":["status.updated"]}`))
 			req.Header.Set("x-api-key", key)
 			req.Header.Set("Content-Type", "application/json")
 			if status, body, _ := send(t, req); status != 201 {

@@ -8,10 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"sync"
-	"time"
 
+	"github.com/facematch/facematch/internal/progress"
 	"github.com/facematch/facematch/matcher"
 )
 
@@ -21,13 +19,12 @@ func eval(ctx context.Context, c *cmdContext, args []string) error {
 	pairsPath := f.str("pairs", "", "TSV file whose header names img_a, img_b and optionally same (1/0)")
 	root := f.str("root", "", "folder the image paths are relative to (default: the pairs file's folder)")
 	out := f.str("out", "", "write img_a, img_b, same, score rows to this TSV file")
-	models := f.models()
 	workers := f.workers()
 	if err := f.parse(args); err != nil {
-		return err
+		return helped(err)
 	}
 	if *pairsPath == "" {
-		return fmt.Errorf("eval needs --pairs FILE.tsv")
+		return usageErrorf("eval needs --pairs FILE.tsv")
 	}
 	if *root == "" {
 		*root = filepath.Dir(*pairsPath)
@@ -41,16 +38,16 @@ func eval(ctx context.Context, c *cmdContext, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", *pairsPath, err)
 	}
-	m, err := matcher.New(matcher.Config{Models: *models, Workers: *workers})
+	m, err := matcher.New(matcher.Config{Models: *f.models, Workers: *workers})
 	if err != nil {
 		return err
 	}
 	defer m.Close()
 
 	files := matcher.DistinctFiles(pairs)
-	bar := newProgress(c.stderr, "images", len(files))
-	analyses, err := m.AnalyzeFiles(ctx, *root, files, bar.set)
-	bar.finish()
+	bar := progress.New(c.stderr, "images", len(files), progress.IsTerminal(c.stderr))
+	analyses, err := m.AnalyzeFiles(ctx, *root, files, bar.Set)
+	bar.Finish()
 	if err != nil {
 		return err
 	}
@@ -115,45 +112,4 @@ func printReport(w io.Writer, scored []matcher.Scored, images int, passes map[st
 	mean, std := matcher.TenFoldAccuracy(scored)
 	_, err := fmt.Fprintf(w, "10-fold accuracy %.2f%% (std %.2f%%)\n", 100*mean, 100*std)
 	return err
-}
-
-// progress draws a one-line progress bar on a terminal-like writer.
-type progress struct {
-	mu    sync.Mutex
-	w     io.Writer
-	what  string
-	total int
-	start time.Time
-	last  time.Time
-}
-
-func newProgress(w io.Writer, what string, total int) *progress {
-	return &progress{w: w, what: what, total: total, start: time.Now()}
-}
-
-func (p *progress) set(done, total int) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if now := time.Now(); done < total && now.Sub(p.last) < 200*time.Millisecond {
-		return
-	} else {
-		p.last = now
-	}
-	const width = 30
-	filled := width * done / max(total, 1)
-	elapsed := time.Since(p.start).Seconds()
-	rate := float64(done) / max(elapsed, 1e-9)
-	eta := 0.0
-	if rate > 0 {
-		eta = float64(total-done) / rate
-	}
-	fmt.Fprintf(p.w, "\r[%s%s] %d/%d %s  %.1f/s  ETA %3.0fs ", strings.Repeat("=", filled), strings.Repeat(" ", width-filled),
-		done, total, p.what, rate, eta)
-}
-
-func (p *progress) finish() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	fmt.Fprintf(p.w, "\r%s\r", strings.Repeat(" ", 80))
-	fmt.Fprintf(p.w, "%d %s in %.1fs\n", p.total, p.what, time.Since(p.start).Seconds())
 }

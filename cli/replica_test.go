@@ -292,7 +292,7 @@ func TestReplicasBehaveAsOneService(t *testing.T) {
 	t.Run("WebhooksDeliveredOnce", func(t *testing.T) {
 		_, key := tenant(t, dbURL, 12, false)
 		req, _ := http.NewRequest(http.MethodPost, replicas[1].base+"/v3/webhook/destinations/",
-			strings.NewReader(`{"label":"receiver","url":"`+recv.URL+`/hook"}`))
+			strings.NewReader(`{"label":"receiver","url":"`+recv.URL+`/hook","subscribed_events":["status.updated"]}`))
 		req.Header.Set("x-api-key", key)
 		req.Header.Set("Content-Type", "application/json")
 		if status, body, _ := send(t, req); status != 201 {
@@ -361,7 +361,7 @@ func TestReplicaKilledUnderLoad(t *testing.T) {
 	const credits = 200
 	orgID, key := tenant(t, dbURL, credits, false)
 	req, _ := http.NewRequest(http.MethodPost, replicas[1].base+"/v3/webhook/destinations/",
-		strings.NewReader(`{"label":"receiver","url":"`+recv.URL+`/hook"}`))
+		strings.NewReader(`{"label":"receiver","url":"`+recv.URL+`/hook","subscribed_events":["status.updated"]}`))
 	req.Header.Set("x-api-key", key)
 	req.Header.Set("Content-Type", "application/json")
 	if status, body, _ := send(t, req); status != 201 {
@@ -412,23 +412,37 @@ func TestReplicaKilledUnderLoad(t *testing.T) {
 			}
 		}()
 	}
-	// Kill the first replica once it is busy: a few calls done, others in flight.
-	time.Sleep(4 * time.Second)
-	if err := replicas[0].cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	replicas[0].cmd.Wait()
-	killed.Store(true)
+	// Kill the first replica while it holds reserved credits: calls in flight on it.
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	var heldAtKill int
-	if err := conn.QueryRow(ctx, `SELECT COUNT(*) FROM credit_reservations r JOIN replica_leases l ON l.owner = r.owner WHERE l.pid = $1`,
-		replicas[0].cmd.Process.Pid).Scan(&heldAtKill); err != nil {
+	heldBy := func(pid int) int {
+		var n int
+		if err := conn.QueryRow(ctx, `SELECT COUNT(*) FROM credit_reservations r JOIN replica_leases l ON l.owner = r.owner WHERE l.pid = $1`,
+			pid).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	victim := replicas[0].cmd.Process.Pid
+	time.Sleep(2 * time.Second)
+	for deadline := time.Now().Add(30 * time.Second); heldBy(victim) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the first replica never held a reservation")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := replicas[0].cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
+	}
+	replicas[0].cmd.Wait()
+	killed.Store(true)
+	heldAtKill := heldBy(victim)
+	if heldAtKill == 0 {
+		t.Fatal("the replica's reservations ended between the look and the kill; the test proves nothing this run")
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for afterKill.Load() < 8 && time.Now().Before(deadline) {

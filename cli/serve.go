@@ -14,109 +14,182 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/facematch/facematch"
 	"github.com/facematch/facematch/matcher"
-	"github.com/facematch/facematch/sandbox"
 	"github.com/facematch/facematch/server"
 	"github.com/facematch/facematch/webhook"
 )
 
-// serve runs the API until ctx ends (SIGINT or SIGTERM in main), then stops accepting
-// connections and lets the requests in flight finish.
-func serve(ctx context.Context, c *cmdContext, args []string) error {
+// serveOptions are serve's flags beyond what the service is built from.
+type serveOptions struct {
+	addr, metricsAddr string
+	retention         time.Duration
+	shutdown          time.Duration
+	cpuProfile        string
+	demo              bool
+}
+
+// serveFlags parses serve's command line and environment.
+func serveFlags(c *cmdContext, args []string) (serviceConfig, serveOptions, error) {
 	f := newFlags(c, "serve")
-	addr := f.str("addr", "127.0.0.1:8080", "address to listen on")
-	store := f.store()
-	data := store.data
-	replicaLease := f.duration("replica-lease", 30*time.Second, "how long the credits and deliveries a server holds stay its own after it stops renewing (it died); then other servers give them back")
-	models := f.models()
+	var o serveOptions
+	addr := custom(f, "addr", "127.0.0.1:8080", parseAddr, nil, "address to listen on")
+	replicaLease := f.duration("replica-lease", 30*time.Second, time.Second, false, "how long the credits and deliveries a server holds stay its own after it stops renewing (it died); then other servers give them back")
+	metricsAddr := custom(f, "metrics-addr", "", parseAddr, nil, "serve /metrics on this address instead of the API's (default: on the API's)")
 	workers := f.workers()
+	sandboxOnly := f.boolean("sandbox-only", false, "answer sandbox keys only: no models loaded, live keys get 503; starts in well under a second")
+	sandboxKey := custom(f, "sandbox-key", "", parseSandboxKey, nil, "make this key (fm_sandbox_<16 hex>_<64 hex>) a valid sandbox key on start")
 	allowPrivate := f.boolean("allow-private-webhooks", false, "let webhook destinations resolve to private and loopback addresses (development, tests)")
-	backoffFlag := f.str("webhook-backoff", "1m,4m,16m,64m", "delays before each retry of a webhook delivery")
-	webhookWorkers := f.integer("webhook-workers", 8, "webhook deliveries attempted at once")
-	writeLimit := f.integer("write-limit", server.DefaultWriteLimit, "POST/PATCH/DELETE requests per key per window")
-	readLimit := f.integer("read-limit", server.DefaultReadLimit, "GET requests per key per window")
-	window := f.duration("rate-window", server.DefaultWindow, "the sliding window of the rate limits")
-	mediaTTL := f.duration("media-url-ttl", server.DefaultMediaTTL, "how long a signed image URL works")
-	publicURL := f.str("public-url", "", "scheme and host that image URLs start with (default: the request's)")
-	maxInFlight := f.integer("max-inflight", server.DefaultMaxInFlight, "requests whose bodies are held in memory at once; more wait their turn")
-	shutdown := f.duration("shutdown-timeout", 30*time.Second, "how long requests in flight may take to finish on shutdown")
+	backoff := custom(f, "webhook-backoff", []time.Duration{time.Minute, 4 * time.Minute, 16 * time.Minute, 64 * time.Minute}, webhook.ParseBackoff, showBackoff, "delays before each retry of a webhook delivery")
+	webhookWorkers := f.integer("webhook-workers", 8, 1, "webhook deliveries attempted at once")
+	writeLimit := f.integer("write-limit", server.DefaultWriteLimit, 1, "POST/PATCH/DELETE requests per key per window")
+	readLimit := f.integer("read-limit", server.DefaultReadLimit, 1, "GET requests per key per window")
+	window := f.duration("rate-window", server.DefaultWindow, time.Second, false, "the sliding window of the rate limits")
+	mediaTTL := f.duration("media-url-ttl", server.DefaultMediaTTL, time.Second, false, "how long a signed image URL works")
+	publicURL := custom(f, "public-url", "", parseBaseURL, nil, "scheme and host that image URLs start with (default: the request's)")
+	maxInFlight := f.integer("max-inflight", server.DefaultMaxInFlight, 1, "requests whose bodies are held in memory at once; more wait their turn")
+	retention := f.duration("retention", 0, time.Minute, true, "delete saved sessions older than this, every hour, e.g. 30d (default: keep forever)")
+	shutdown := f.duration("shutdown-timeout", 30*time.Second, 0, false, "how long requests in flight may take to finish on shutdown")
 	cpuProfile := f.str("cpu-profile", "", "write a CPU profile of the whole run to this file (for performance work)")
 	demo := f.boolean("demo", false, "on first start, create a demo organization with 100 credits, a live and a sandbox key, and print them")
 	if err := f.parse(args); err != nil {
-		return err
+		return serviceConfig{}, o, err
 	}
-	backoff, err := webhook.ParseBackoff(*backoffFlag)
+	o = serveOptions{addr: *addr, metricsAddr: *metricsAddr, retention: *retention, shutdown: *shutdown, cpuProfile: *cpuProfile, demo: *demo}
+	return serviceConfig{
+		Store: f.store(), Models: *f.models, ReplicaLease: *replicaLease, Workers: *workers, SandboxOnly: *sandboxOnly, SandboxKey: *sandboxKey,
+		AllowPrivateWebhooks: *allowPrivate, WebhookBackoff: *backoff, WebhookWorkers: *webhookWorkers,
+		WriteLimit: *writeLimit, ReadLimit: *readLimit, RateWindow: *window, MediaTTL: *mediaTTL,
+		PublicURL: *publicURL, MaxInFlight: *maxInFlight, MetricsElsewhere: *metricsAddr != "",
+	}, o, nil
+}
+
+func showBackoff(d []time.Duration) string {
+	s := make([]string, len(d))
+	for i, v := range d {
+		s[i] = showDuration(v)
+	}
+	return strings.Join(s, ",")
+}
+
+// serve runs the API until ctx ends (SIGINT or SIGTERM in main), then stops accepting
+// connections and lets the requests in flight finish.
+func serve(ctx context.Context, c *cmdContext, args []string) error {
+	start := time.Now()
+	cfg, o, err := serveFlags(c, args)
 	if err != nil {
-		return err
+		return helped(err)
 	}
-	if *cpuProfile != "" {
-		pf, err := os.Create(*cpuProfile)
+	if o.cpuProfile != "" {
+		stop, err := startCPUProfile(o.cpuProfile)
 		if err != nil {
 			return err
 		}
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			return err
-		}
-		defer func() { pprof.StopCPUProfile(); pf.Close() }()
+		defer stop()
 	}
-	logger := slog.New(slog.NewJSONHandler(c.stderr, nil))
 	// Requests allocate their bodies (up to 11.5 MB each) and little that lives on: collecting
 	// at twice the default heap growth halves the collector's share of a sandbox request's CPU
 	// (measured in docs/performance.md); --max-inflight bounds what the heap can hold.
-	if os.Getenv("GOGC") == "" {
+	if c.getenv("GOGC") == "" {
 		debug.SetGCPercent(200)
 	}
-
-	db, closeStore, err := openServeStore(ctx, store, logger)
+	logger := slog.New(slog.NewJSONHandler(c.stderr, nil))
+	svc, err := wire(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
-	defer closeStore()
-	endLease, err := holdLease(ctx, db, *replicaLease, logger)
-	if err != nil {
-		return err
-	}
-	// The lease ends after the requests and deliveries under way (deferred later, run earlier).
-	defer endLease()
-
-	metrics := server.NewMetrics(nil)
-	m, err := matcher.New(matcher.Config{Models: *models, Workers: *workers, Observe: metrics.ObserveStage})
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	sb, err := sandbox.New()
-	if err != nil {
-		return err
-	}
-	guard := &webhook.Guard{AllowPrivate: *allowPrivate}
-	dispatcher := &webhook.Dispatcher{
-		Store: db, Guard: guard, Backoff: backoff, Concurrency: *webhookWorkers, Logger: logger, Observe: metrics.ObserveWebhook,
-	}
-	srv, err := server.New(ctx, server.Config{
-		Store: db, Matcher: m, Sandbox: sb, Metrics: metrics, Logger: logger, Guard: guard, Notify: dispatcher.Notify,
-		WriteLimit: *writeLimit, ReadLimit: *readLimit, Window: *window, MediaTTL: *mediaTTL,
-		PublicURL: strings.TrimRight(*publicURL, "/"), MaxInFlight: *maxInFlight,
-	})
-	if err != nil {
-		return err
+	defer svc.Close()
+	var purger facematch.Admin
+	if o.retention > 0 {
+		var ok bool
+		if purger, ok = svc.store.(facematch.Admin); !ok {
+			return errors.New("--retention: this store cannot purge sessions yet (it lacks facematch.Admin's methods)")
+		}
 	}
 
-	ln, err := net.Listen("tcp", *addr)
+	listeners, servers, err := listen(o, svc, logger)
 	if err != nil {
 		return err
 	}
-	if *demo {
-		if err := seedDemo(ctx, db, *data, "http://"+ln.Addr().String(), c.getenv, c.stdout); err != nil {
-			ln.Close()
+	if o.demo {
+		if err := seedDemo(ctx, svc.store, *cfg.Store.data, "http://"+listeners[0].Addr().String(), c.getenv, c.stdout); err != nil {
+			for _, ln := range listeners {
+				ln.Close()
+			}
 			return err
 		}
 	}
-	hs := &http.Server{
-		Handler:           srv,
+	attrs := []any{slog.String("addr", listeners[0].Addr().String()), slog.Int("workers", svc.workers()), slog.Bool("sandbox_only", cfg.SandboxOnly),
+		slog.String("data", *cfg.Store.data), slog.Duration("startup", time.Since(start))}
+	if len(listeners) > 1 {
+		attrs = append(attrs, slog.String("metrics_addr", listeners[1].Addr().String()))
+	}
+	if svc.matcher != nil {
+		attrs = append(attrs, slog.String("blas", matcher.BLASCore()))
+	}
+	logger.Info("listening", attrs...)
+	served := make(chan error, len(servers))
+	for i, hs := range servers {
+		go func() { served <- hs.Serve(listeners[i]) }()
+	}
+	// Deliveries and the retention purge go on while the server drains, and stop after it:
+	// whatever is still pending is in the outbox and resumes at the next start.
+	bctx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	var background sync.WaitGroup
+	background.Go(func() { svc.dispatcher.Run(bctx) })
+	if purger != nil {
+		background.Go(func() { purgeEveryHour(bctx, purger, o.retention, logger) })
+	}
+	defer func() { stopBackground(); background.Wait() }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down: finishing requests in flight", slog.Duration("timeout", o.shutdown))
+	sctx, cancel := context.WithTimeout(context.Background(), o.shutdown)
+	defer cancel()
+	for _, hs := range servers {
+		if err := hs.Shutdown(sctx); err != nil {
+			return fmt.Errorf("shutdown: %w", err)
+		}
+	}
+	for range servers {
+		if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// listen opens the API's listener and, with --metrics-addr, the metrics' own, each with its
+// HTTP server.
+func listen(o serveOptions, svc *service, logger *slog.Logger) ([]net.Listener, []*http.Server, error) {
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	if o.metricsAddr == "" {
+		return []net.Listener{ln}, []*http.Server{newHTTPServer(svc.server, logger)}, nil
+	}
+	mln, err := net.Listen("tcp", o.metricsAddr)
+	if err != nil {
+		ln.Close()
+		return nil, nil, fmt.Errorf("--metrics-addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", svc.metrics.Handler())
+	return []net.Listener{ln, mln}, []*http.Server{newHTTPServer(svc.server, logger), newHTTPServer(mux, logger)}, nil
+}
+
+// newHTTPServer serves h with timeouts that bound what a slow or hostile client can hold.
+func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute,
 		WriteTimeout:      5 * time.Minute,
@@ -124,38 +197,41 @@ func serve(ctx context.Context, c *cmdContext, args []string) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	logger.Info("listening", slog.String("addr", ln.Addr().String()), slog.Int("workers", m.Workers()), slog.String("blas", matcher.BLASCore()), slog.String("data", *data))
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
-	// Deliveries go on while the server drains, and stop after it: whatever is still pending
-	// is in the outbox and resumes at the next start.
-	dctx, stopDeliveries := context.WithCancel(context.WithoutCancel(ctx))
-	delivered := make(chan struct{})
-	go func() { dispatcher.Run(dctx); close(delivered) }()
-	defer func() { stopDeliveries(); <-delivered }()
-	select {
-	case err := <-served:
-		return err
-	case <-ctx.Done():
-	}
-	logger.Info("shutting down: finishing requests in flight", slog.Duration("timeout", *shutdown))
-	sctx, cancel := context.WithTimeout(context.Background(), *shutdown)
-	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	logger.Info("stopped")
-	return nil
 }
 
-func (f *flags) duration(name string, def time.Duration, help string) *time.Duration {
-	if v, err := time.ParseDuration(f.getenv(envName(name))); err == nil {
-		def = v
+// startCPUProfile profiles the whole run into path; stop writes it.
+func startCPUProfile(path string) (stop func(), err error) {
+	pf, err := os.Create(path)
+	if err != nil {
+		return nil, err
 	}
-	return f.Duration(name, def, help+" (env "+envName(name)+")")
+	if err := pprof.StartCPUProfile(pf); err != nil {
+		pf.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); pf.Close() }, nil
+}
+
+// purgeEveryHour deletes the sessions older than retention now and then every hour, until ctx
+// ends (serve --retention).
+func purgeEveryHour(ctx context.Context, store facematch.Admin, retention time.Duration, logger *slog.Logger) {
+	tick := time.NewTicker(time.Hour)
+	defer tick.Stop()
+	for {
+		before := time.Now().Add(-retention)
+		n, err := store.PurgeSessions(ctx, before, "")
+		switch {
+		case err != nil && ctx.Err() == nil:
+			logger.Error("retention: purging sessions", slog.String("error", err.Error()))
+		case n > 0:
+			logger.Info("retention: purged sessions", slog.Int64("sessions", n), slog.Time("created_before", before.UTC()))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // demoKeys is what seedDemo keeps in the data folder so that later starts can show the keys

@@ -64,15 +64,32 @@ type running struct {
 	logs   *logSink
 	stop   context.CancelFunc
 	done   chan error
+
+	once    sync.Once
+	stopErr error
+}
+
+// close stops the server, as SIGTERM does, and returns what serve returned; later calls return
+// the same.
+func (r *running) close() error {
+	r.once.Do(func() { r.stop(); r.stopErr = <-r.done })
+	return r.stopErr
 }
 
 func startServe(t *testing.T, data string, extra ...string) *running {
 	t.Helper()
+	args := append([]string{"--data", data, "--workers", "2"}, extra...)
+	return startServeEnv(t, env("FACEMATCH_MODELS", modelsDir(), "FACEMATCH_SHARED", shared.Dir()), args...)
+}
+
+// startServeEnv runs `facematch serve --addr 127.0.0.1:0 ARGS...` in-process with the
+// environment e and waits until it is ready.
+func startServeEnv(t *testing.T, e Env, extra ...string) *running {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &logSink{addrC: make(chan string, 1)}
 	stdout := &bytes.Buffer{}
-	args := append([]string{"facematch", "serve", "--addr", "127.0.0.1:0", "--data", data, "--workers", "2"}, extra...)
-	e := env("FACEMATCH_MODELS", modelsDir(), "FACEMATCH_SHARED", shared.Dir())
+	args := append([]string{"facematch", "serve", "--addr", "127.0.0.1:0"}, extra...)
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, args, e, stdout, logs) }()
 	var addr string
@@ -86,7 +103,7 @@ func startServe(t *testing.T, data string, extra ...string) *running {
 		t.Fatal("serve did not start")
 	}
 	r := &running{base: "http://" + addr, stdout: stdout, logs: logs, stop: cancel, done: done}
-	t.Cleanup(func() { r.stop(); <-r.done })
+	t.Cleanup(func() { r.close() })
 	for i := 0; ; i++ {
 		res, err := http.Get(r.base + "/readyz")
 		if err == nil && res.StatusCode == 200 {

@@ -24,12 +24,9 @@ type storeFlags struct {
 	databaseURL *string
 }
 
-// store adds --data and --database-url to a command's flags.
+// store is the common flags --data and --database-url of a command (newFlags declares them).
 func (f *flags) store() storeFlags {
-	return storeFlags{
-		data:        f.data(),
-		databaseURL: f.str("database-url", "", "PostgreSQL database shared by replicas, postgres://user@host:port/db (default: SQLite in --data)"),
-	}
+	return storeFlags{data: f.data, databaseURL: f.databaseURL}
 }
 
 // open opens the store the flags name; admin commands share it with running servers.

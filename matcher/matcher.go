@@ -1,6 +1,7 @@
 // Package matcher compares the faces of two images with dlib, through go-face. It owns a pool of
 // recognizers, one per worker, and the pipeline around them: decode, orient, reduce, detect with
-// fallbacks, choose a face, describe it and score the pair. It knows nothing of HTTP.
+// fallbacks, choose a face, describe it and score the pair; it also reads each face's detector
+// score and estimates its age and gender (package agegender). It knows nothing of HTTP.
 package matcher
 
 import (
@@ -12,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -19,6 +21,7 @@ import (
 	face "github.com/Kagami/go-face"
 
 	"github.com/facematch/facematch"
+	"github.com/facematch/facematch/agegender"
 	"github.com/facematch/facematch/imaging"
 )
 
@@ -36,9 +39,12 @@ var ModelFiles = []string{
 	"mmod_human_face_detector.dat",
 }
 
+// AgeGenderFiles are the files of the age/gender network, in the same folder as ModelFiles.
+var AgeGenderFiles = []string{agegender.ManifestFile, agegender.ShardFile}
+
 // Config sets up a Matcher.
 type Config struct {
-	// Models is the folder holding ModelFiles.
+	// Models is the folder holding ModelFiles and AgeGenderFiles.
 	Models string
 	// Workers is the number of recognizers, hence of images processed at once; 0 means one per CPU.
 	Workers int
@@ -55,9 +61,16 @@ type Config struct {
 
 // Matcher compares faces; it is safe for concurrent use.
 type Matcher struct {
-	cfg  Config
-	pool chan *face.Recognizer
-	all  []*face.Recognizer
+	cfg       Config
+	pool      chan *worker
+	all       []*worker
+	ageGender *agegender.Net // read-only, shared by the workers
+}
+
+// worker is what one image is analysed with: go-face's recognizer and the detectors' scorer.
+type worker struct {
+	rec    *face.Recognizer
+	scorer *scorer
 }
 
 var _ facematch.Matcher = (*Matcher)(nil)
@@ -73,22 +86,33 @@ func New(cfg Config) (*Matcher, error) {
 	if cfg.Quality <= 0 {
 		cfg.Quality = DefaultQuality
 	}
-	for _, f := range ModelFiles {
+	for _, f := range append(slices.Clone(ModelFiles), AgeGenderFiles...) {
 		p := filepath.Join(cfg.Models, f)
 		if _, err := os.Stat(p); err != nil {
-			return nil, fmt.Errorf("model file %s is missing (run `make models`, or point --models at a folder holding %v)", p, ModelFiles)
+			return nil, fmt.Errorf("model file %s is missing (run `make models`, or point --models at a folder holding %v)", p, append(slices.Clone(ModelFiles), AgeGenderFiles...))
 		}
 	}
+	ageGender, err := agegender.Load(filepath.Join(cfg.Models, agegender.ManifestFile), filepath.Join(cfg.Models, agegender.ShardFile))
+	if err != nil {
+		return nil, fmt.Errorf("loading the age/gender network from %s: %w", cfg.Models, err)
+	}
 	tuneNative()
-	m := &Matcher{cfg: cfg, pool: make(chan *face.Recognizer, cfg.Workers)}
+	m := &Matcher{cfg: cfg, pool: make(chan *worker, cfg.Workers), ageGender: ageGender}
 	for range cfg.Workers {
 		rec, err := face.NewRecognizer(cfg.Models)
 		if err != nil {
 			m.Close()
 			return nil, fmt.Errorf("loading models from %s: %w", cfg.Models, err)
 		}
-		m.all = append(m.all, rec)
-		m.pool <- rec
+		sc, err := newScorer(filepath.Join(cfg.Models, "mmod_human_face_detector.dat"))
+		if err != nil {
+			rec.Close()
+			m.Close()
+			return nil, fmt.Errorf("loading models from %s: %w", cfg.Models, err)
+		}
+		w := &worker{rec: rec, scorer: sc}
+		m.all = append(m.all, w)
+		m.pool <- w
 	}
 	return m, nil
 }
@@ -98,8 +122,9 @@ func (m *Matcher) Workers() int { return m.cfg.Workers }
 
 // Close frees the recognizers. The Matcher must not be used afterwards.
 func (m *Matcher) Close() {
-	for _, r := range m.all {
-		r.Close()
+	for _, w := range m.all {
+		w.rec.Close()
+		w.scorer.close()
 	}
 	m.all = nil
 }
@@ -111,8 +136,19 @@ type Face struct {
 	Box [4]int
 	// Whole is true when the detector's box lies wholly inside the image.
 	Whole bool
-	exact [4]float64 // Box before rounding and clipping
-	desc  face.Descriptor
+	// Score is the score of the detector that found the face: the HOG detector's SVM margin or
+	// the CNN detector's detection confidence, 0 being each one's threshold. ScoreFound is
+	// false when the window could not be scored again, and Score is then the threshold, 0.
+	Score      float64
+	ScoreFound bool
+	// Confidence is Score mapped to 0-1 (see Confidence and docs/calibration.md).
+	Confidence float64
+	// Attributes is the age/gender network's estimate, nil for a face under
+	// MinAttributesWidth pixels wide.
+	Attributes *agegender.Estimate
+	exact      [4]float64      // Box before rounding and clipping
+	det        image.Rectangle // the detector's rectangle in the detection image
+	desc       face.Descriptor
 }
 
 func (f Face) area() float64 { return (f.exact[2] - f.exact[0]) * (f.exact[3] - f.exact[1]) }
@@ -187,7 +223,13 @@ func Compare(user, ref *Analysis, threshold float64) facematch.FaceMatch {
 func (a *Analysis) Result() facematch.ImageResult {
 	r := facematch.ImageResult{Entities: make([]facematch.Entity, len(a.Faces)), BestAngle: a.BestAngle}
 	for i, f := range a.Faces {
-		r.Entities[i] = facematch.Entity{BBox: f.Box}
+		e := facematch.Entity{BBox: f.Box, Confidence: &f.Confidence}
+		if f.Attributes != nil {
+			age := math.Round(f.Attributes.Age*10) / 10
+			gender := f.Attributes.Gender()
+			e.Age, e.Gender = &age, &gender
+		}
+		r.Entities[i] = e
 	}
 	return r
 }
@@ -210,13 +252,14 @@ func (m *Matcher) Analyze(ctx context.Context, data []byte, rotate bool) (*Analy
 	if err != nil {
 		return nil, err
 	}
-	var rec *face.Recognizer
+	var w *worker
 	select {
-	case rec = <-m.pool:
+	case w = <-m.pool:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	defer func() { m.pool <- rec }()
+	defer func() { m.pool <- w }()
+	rec := w.rec
 
 	t := time.Now()
 	img, err := imaging.DecodeAtLeast(data, h, m.cfg.MaxSide)
@@ -245,6 +288,20 @@ func (m *Matcher) Analyze(ctx context.Context, data []byte, rotate bool) (*Analy
 	an.Faces = place(work, best)
 	an.Chosen = choose(an.Faces)
 	an.Descriptor = an.Faces[an.Chosen].desc
+
+	t = time.Now()
+	if err := m.score(w.scorer, best, an.Faces); err != nil {
+		return nil, err
+	}
+	m.observe("confidence", t)
+	t = time.Now()
+	for i := range an.Faces {
+		if err := m.estimate(img, h, work, best, &an.Faces[i]); err != nil {
+			return nil, err
+		}
+	}
+	m.observe("agegender", t)
+
 	if m.cfg.SingleChip {
 		return an, nil
 	}
@@ -392,6 +449,7 @@ func place(work *imaging.Working, f *found) []Face {
 			Box:   [4]int{clampInt(x1, fw), clampInt(y1, fh), clampInt(x2, fw), clampInt(y2, fh)},
 			Whole: wholeIn(r, b),
 			exact: [4]float64{x1, y1, x2, y2},
+			det:   r,
 			desc:  fc.Descriptor,
 		}
 	}

@@ -26,7 +26,7 @@ func TestStoreSuite(t *testing.T) {
 	})
 }
 
-func open(t *testing.T, url string, now func() time.Time) *DB {
+func open(t testing.TB, url string, now func() time.Time) *DB {
 	t.Helper()
 	db, err := Open(context.Background(), url)
 	if err != nil {

@@ -37,7 +37,10 @@ var errorAnswers = map[string]struct {
 	facematch.ETHROTTLED: {http.StatusTooManyRequests, func(e *facematch.Error) any {
 		return map[string]string{"detail": fmt.Sprintf("Request was throttled. Expected available in %d seconds.", retryAfterSeconds(e.RetryAfter))}
 	}},
-	facematch.EUNAVAILABLE: {http.StatusServiceUnavailable, func(*facematch.Error) any {
+	facematch.EUNAVAILABLE: {http.StatusServiceUnavailable, func(e *facematch.Error) any {
+		if e.Message != "" {
+			return map[string]string{"detail": e.Message}
+		}
 		return map[string]string{"detail": "Service temporarily unavailable, try again later."}
 	}},
 }

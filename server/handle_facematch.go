@@ -48,6 +48,11 @@ func (s *Server) handleFaceMatch(credits facematch.Credits, sessions facematch.S
 			s.writeError(w, r, err)
 			return
 		}
+		if m == nil {
+			// serve --sandbox-only: no matcher, and no credit taken.
+			s.writeError(w, r, facematch.Errorf(facematch.EUNAVAILABLE, "This server answers sandbox keys only; live face matching is not available on it."))
+			return
+		}
 		live := liveCall{credits: credits, sessions: sessions, matcher: m}
 		resp, err := s.liveFaceMatch(ctx, live, caller, requestID, form, s.publicURL(r))
 		if err != nil {

@@ -1,11 +1,13 @@
 package server
 
 import (
+	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Metrics are the Prometheus metrics of the service, served at /metrics.
@@ -16,6 +18,11 @@ type Metrics struct {
 	stages   *prometheus.HistogramVec
 	credits  *prometheus.CounterVec
 	webhooks *prometheus.HistogramVec
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.gatherer, promhttp.HandlerOpts{})
 }
 
 // NewMetrics registers the service's metrics, with the Go and process collectors, in reg; nil

@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/gorilla/mux"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // routes lists the whole API surface. Every /v3/ request, whatever its path, passes through the
@@ -24,7 +23,9 @@ func (s *Server) routes() http.Handler {
 	// Operations, no key.
 	r.Handle("/healthz", s.handleHealthz()).Methods(http.MethodGet)
 	r.Handle("/readyz", s.handleReadyz()).Methods(http.MethodGet)
-	r.Handle("/metrics", promhttp.HandlerFor(s.cfg.Metrics.gatherer, promhttp.HandlerOpts{})).Methods(http.MethodGet)
+	if !s.cfg.MetricsElsewhere {
+		r.Handle("/metrics", s.cfg.Metrics.Handler()).Methods(http.MethodGet)
+	}
 	r.Handle("/openapi.yaml", s.handleOpenAPI()).Methods(http.MethodGet)
 	r.Handle("/media/sessions/{sessionId}/{image}", s.handleMedia(st)).Methods(http.MethodGet)
 

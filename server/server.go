@@ -32,7 +32,9 @@ const (
 
 // Config is what a Server is made of.
 type Config struct {
-	Store   facematch.Store
+	Store facematch.Store
+	// Matcher compares the faces of live calls. Nil makes a sandbox-only server (serve
+	// --sandbox-only): live keys get a 503 that says so.
 	Matcher facematch.Matcher
 	Sandbox *sandbox.Responder
 	Metrics *Metrics
@@ -55,6 +57,9 @@ type Config struct {
 	Notify func()
 	// MaxInFlight bounds the requests whose bodies are held in memory at once.
 	MaxInFlight int
+	// MetricsElsewhere leaves /metrics off the API's port: the caller serves Metrics.Handler on
+	// a listener of its own (serve --metrics-addr).
+	MetricsElsewhere bool
 }
 
 // Server serves the API.

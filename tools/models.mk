@@ -1,4 +1,5 @@
-# Builds models/, the folder go-face loads, and bin/dlibraw, the plain-dlib reference.
+# Builds models/, the folder go-face and the age/gender network load, and bin/dlibraw, the
+# plain-dlib reference.
 # Included by the top-level Makefile; see docs/models.md.
 #
 #   make models                          build models/ from the packaged sources
@@ -26,11 +27,20 @@ models_manifest := $(models_faceapi)/face_recognition_model-weights_manifest.jso
 models_weights := $(models_faceapi)/face_recognition_model.bin
 models_detector_bz2 := $(SHARED)/models/dlib-models/mmod_human_face_detector.dat.bz2
 models_landmarks68_system := /usr/share/dlib/shape_predictor_68_face_landmarks.dat
+models_agegender_src := $(SHARED)/models/face-api-0.22.2
 
 models_landmarks68 := $(models_dir)/shape_predictor_68_face_landmarks.dat
 models_landmarks5 := $(models_dir)/shape_predictor_5_face_landmarks.dat
 models_detector := $(models_dir)/mmod_human_face_detector.dat
 models_recognition := $(models_dir)/dlib_face_recognition_resnet_model_v1.dat
+# The age/gender network of face-api.js 0.22.2 (TensorFlow.js export), copied as it is: the
+# matcher computes it in plain Go (agegender/).
+models_agegender_manifest := $(models_dir)/age_gender_model-weights_manifest.json
+models_agegender_shard := $(models_dir)/age_gender_model-shard1
+# The SHA-256 of those two files as face-api.js publishes them (justadudewhohacks/face-api.js
+# at commit a86f011d7212, weights/): a copy that differs is refused.
+models_agegender_manifest_sha256 := 780ca481c12f6501c63e3551caa4df9bc4a05ffc5357060079b75badfd350d86
+models_agegender_shard_sha256 := 49f92bbc0afef2342c4385e4a2b0acb6d7a727c6f0aa539499719a81acf9abaa
 models_sums := $(models_dir)/SHA256SUMS
 # Records where each model comes from, so switching DLIB_MODELS rebuilds what changed.
 models_sources := $(models_build)/sources.txt
@@ -57,7 +67,7 @@ endef
 
 .PHONY: models test-models models-force
 
-models: $(models_landmarks5) $(models_detector) $(models_recognition) $(models_sums)
+models: $(models_landmarks5) $(models_detector) $(models_recognition) $(models_agegender_manifest) $(models_agegender_shard) $(models_sums)
 
 $(models_sources): models-force
 	@mkdir -p $(@D) $(models_dir)
@@ -126,6 +136,23 @@ $(models_recognition): $(models_convert) $(wildcard $(models_manifest) $(models_
 	$(models_convert) --manifest $(call models_show,$(models_manifest)) --weights $(call models_show,$(models_weights)) --out $@
 endif
 
+# models_install_verified copies the shared file $(1) to $(2) when its SHA-256 is $(3).
+define models_install_verified
+	@mkdir -p $(@D)
+	@models_missing=0; $(call models_require,$(1),the age/gender network of face-api.js 0.22.2 is needed (set SHARED)) exit $$models_missing
+	@cp '$(1)' '$(2).tmp'
+	@echo '$(3)  $(2).tmp' | sha256sum --check --quiet - || \
+		{ rm -f '$(2).tmp'; echo '$(call models_show,$(1)) is not face-api.js 0.22.2'"'"'s file (SHA-256 differs)' >&2; exit 1; }
+	@mv -f '$(2).tmp' '$(2)'
+	@echo 'models: $(2) from $(call models_show,$(1)) (SHA-256 verified)'
+endef
+
+$(models_agegender_manifest): $(wildcard $(models_agegender_src)/age_gender_model-weights_manifest.json)
+	$(call models_install_verified,$(models_agegender_src)/age_gender_model-weights_manifest.json,$@,$(models_agegender_manifest_sha256))
+
+$(models_agegender_shard): $(wildcard $(models_agegender_src)/age_gender_model-shard1)
+	$(call models_install_verified,$(models_agegender_src)/age_gender_model-shard1,$@,$(models_agegender_shard_sha256))
+
 # The converter and dlibraw compile against dlib's headers: `deps` (top-level Makefile) installs
 # the Debian packages first on a fresh machine. Order-only, so it never forces a rebuild.
 $(models_convert): $(filter-out %_test.go,$(wildcard tools/convertmodel/*.go)) $(wildcard tools/convertmodel/*.cc tools/convertmodel/*.h) | deps
@@ -133,13 +160,16 @@ $(models_convert): $(filter-out %_test.go,$(wildcard tools/convertmodel/*.go)) $
 	$(GO) build -o $@ ./tools/convertmodel
 	@touch $@
 
-# Checksums of the three real files go-face reads (the 5-point name resolved through its link).
-$(models_sums): $(models_landmarks5) $(models_detector) $(models_recognition)
+# Checksums of the three real files go-face reads (the 5-point name resolved through its link)
+# and of the age/gender network's two.
+$(models_sums): $(models_landmarks5) $(models_detector) $(models_recognition) $(models_agegender_manifest) $(models_agegender_shard)
 	@cd $(models_dir) && { \
 		if [ -L shape_predictor_5_face_landmarks.dat ]; then readlink shape_predictor_5_face_landmarks.dat; \
 		else echo shape_predictor_5_face_landmarks.dat; fi; \
 		echo mmod_human_face_detector.dat; \
 		echo dlib_face_recognition_resnet_model_v1.dat; \
+		echo age_gender_model-weights_manifest.json; \
+		echo age_gender_model-shard1; \
 	} | xargs sha256sum > SHA256SUMS.tmp
 	@mv -f $@.tmp $@
 	@cat $@
@@ -148,10 +178,11 @@ bin/dlibraw: tools/dlibraw/dlibraw.cc | deps
 	@mkdir -p $(@D)
 	$(CXX) $(DLIBRAW_CXXFLAGS) -o $@ $< $(DLIBRAW_LDLIBS)
 
-# The converter's determinism and error tests, go-face loading models/, and the faithfulness
-# test (dlib on the converted model against the Go forward pass on the original tensors).
+# The converter's determinism and error tests, go-face loading models/, the faithfulness
+# test (dlib on the converted model against the Go forward pass on the original tensors), and
+# the age/gender network's (the Go forward pass against a NumPy computation).
 test-models: models bin/dlibraw
-	FACEMATCH_SHARED='$(abspath $(SHARED))' $(GO) test -count=1 -v ./tools/convertmodel/ ./tools/tfjsnet/
+	FACEMATCH_SHARED='$(abspath $(SHARED))' $(GO) test -count=1 -v ./tools/convertmodel/ ./tools/tfjsnet/ ./agegender/
 
 models-force:
 

@@ -15,9 +15,11 @@ import (
 func main() {
 	matcher.UseFastBLAS()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := cli.Run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
+	err := cli.Run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "facematch:", err)
-		os.Exit(1)
 	}
+	// 2 for a flag or variable that does not parse, 1 for any other failure.
+	os.Exit(cli.ExitCode(err))
 }

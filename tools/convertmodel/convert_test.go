@@ -22,6 +22,10 @@ func TestConversionIsDeterministic(t *testing.T) {
 			t.Fatalf("convert to %s: %v\n%s", name, err, stderr.String())
 		}
 		t.Log(strings.TrimSpace(stdout.String()))
+		// stderr is not a terminal here: the progress is one line per 10%, no redrawn line.
+		if p := stderr.String(); strings.Count(p, "\n") != 11 || !strings.Contains(p, "100% (31/31)") || strings.Contains(p, "\r") {
+			t.Fatalf("progress in a log:\n%s", p)
+		}
 		data, err := os.ReadFile(out)
 		if err != nil {
 			t.Fatal(err)

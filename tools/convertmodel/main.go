@@ -19,6 +19,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/facematch/facematch/internal/progress"
 )
 
 func main() {
@@ -48,10 +50,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 
 	start := time.Now()
-	model, err := convertRecognitionModel(*manifestPath, *weightsPath)
+	// Progress goes to stderr: a bar on a terminal, a line per 10% in make's log.
+	bar := progress.New(stderr, "conversion steps", len(recognitionConvUnits())+2, progress.IsTerminal(stderr))
+	model, err := convertRecognitionModel(*manifestPath, *weightsPath, func() { bar.Add(1) })
 	if err != nil {
 		return err
 	}
+	bar.Finish()
 	if err := writeFileAtomically(*outPath, model); err != nil {
 		return err
 	}
@@ -61,17 +66,24 @@ func run(args []string, stdout, stderr io.Writer) error {
 }
 
 // convertRecognitionModel reads the TensorFlow.js tensors and returns the bytes of the
-// equivalent dlib model file.
-func convertRecognitionModel(manifestPath, weightsPath string) ([]byte, error) {
+// equivalent dlib model file. step is called after each of its steps: reading the tensors, each
+// convolution unit, and dlib's serialization.
+func convertRecognitionModel(manifestPath, weightsPath string, step func()) ([]byte, error) {
 	tensors, err := readTensors(manifestPath, weightsPath)
 	if err != nil {
 		return nil, err
 	}
-	blocks, err := dlibParameterBlocks(tensors, manifestPath)
+	step()
+	blocks, err := dlibParameterBlocks(tensors, manifestPath, step)
 	if err != nil {
 		return nil, err
 	}
-	return serializeRecognitionNet(blocks)
+	model, err := serializeRecognitionNet(blocks)
+	if err != nil {
+		return nil, err
+	}
+	step()
+	return model, nil
 }
 
 // writeFileAtomically writes data to a temporary file next to path and renames it into

@@ -65,8 +65,9 @@ type parameterBlock struct {
 // dlibParameterBlocks turns the TensorFlow.js tensors into dlib parameter blocks, from the
 // input to the output: for each convolution a con_ block (filters transposed from tfjs's
 // [h,w,in,out] to dlib's [out,in,h,w], then the biases) and an affine_ block (gamma, then
-// beta), and finally the fc_no_bias weights, which are [in,out] in both.
-func dlibParameterBlocks(tensors map[string]tfjsTensor, manifestPath string) ([]parameterBlock, error) {
+// beta), and finally the fc_no_bias weights, which are [in,out] in both. unitDone is called
+// after each convolution unit.
+func dlibParameterBlocks(tensors map[string]tfjsTensor, manifestPath string, unitDone func()) ([]parameterBlock, error) {
 	used := make(map[string]bool)
 	take := func(name string, shape ...int) ([]float32, error) {
 		t, ok := tensors[name]
@@ -104,6 +105,7 @@ func dlibParameterBlocks(tensors map[string]tfjsTensor, manifestPath string) ([]
 		blocks = append(blocks,
 			parameterBlock{kind: blockCon, dims: [5]int{u.out, u.in, u.kernel, u.kernel, u.stride}, values: con},
 			parameterBlock{kind: blockAffine, dims: [5]int{u.out}, values: slices.Concat(gamma, beta)})
+		unitDone()
 	}
 	fc, err := take("fc", fcInputs, fcOutputs)
 	if err != nil {

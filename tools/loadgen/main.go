@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/facematch/facematch/internal/progress"
 	"github.com/facematch/facematch/internal/shared"
 	"github.com/facematch/facematch/tools/loadgen/load"
 )
@@ -74,7 +75,15 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	fmt.Fprintf(stdout, "loadgen: %s, concurrency %d, %s, mix %s, %d photos\n", cfg.URL, cfg.Concurrency, bounds(cfg), *mixFlag, len(cfg.Images))
+	// The live line goes to stderr, so that stdout keeps only the report.
+	live := newLiveLine(stderr, progress.IsTerminal(stderr), cfg.Duration, cfg.Requests, time.Now())
+	cfg.OnResult = live.record
+	stopLive := make(chan struct{})
+	liveDone := make(chan struct{})
+	go func() { live.run(stopLive); close(liveDone) }()
 	rep, err := load.Run(ctx, cfg)
+	close(stopLive)
+	<-liveDone
 	if err != nil {
 		fmt.Fprintln(stderr, "loadgen:", err)
 		return 2

@@ -1,7 +1,8 @@
 // Command matcherbench measures the matcher against plain dlib in one run and prints ratios:
 // the per-stage milliseconds of our pipeline on 1-3 megapixel photos, the same photos through
 // bin/dlibraw (dlib called directly the way go-face does, detection on the full-size image),
-// pairs per second with 1 and 2 workers, and the resident memory of each.
+// the cost per face of the age/gender network on one core, pairs per second with 1 and 2
+// workers, and the resident memory of each.
 //
 //	go run ./tools/matcherbench [-models models] [-dlibraw bin/dlibraw] [-repeat 5] [-seconds 20]
 package main
@@ -15,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,7 +24,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/facematch/facematch"
+	"github.com/facematch/facematch/agegender"
 	"github.com/facematch/facematch/imaging"
 	"github.com/facematch/facematch/internal/shared"
 	"github.com/facematch/facematch/matcher"
@@ -142,13 +147,20 @@ func run(models, dlibraw string, repeat int, seconds float64, photos []string) e
 		}
 		workJPEGs = append(workJPEGs, wp)
 	}
+	faces := 0
 	for range repeat {
 		for _, p := range photos {
 			t := time.Now()
-			if _, err := m.Analyze(context.Background(), datas[p], false); err != nil {
+			a, err := m.Analyze(context.Background(), datas[p], false)
+			if err != nil {
 				return fmt.Errorf("%s: %w", p, err)
 			}
 			oursRuns[p] = append(oursRuns[p], ms(time.Since(t)))
+			for _, f := range a.Faces {
+				if f.Attributes != nil {
+					faces++
+				}
+			}
 		}
 		r, err := runDlibraw(dlibraw, models, 1, photos)
 		if err != nil {
@@ -200,8 +212,9 @@ func run(models, dlibraw string, repeat int, seconds float64, photos []string) e
 		return s / float64(len(rs))
 	}
 	fmt.Printf("\nours, 1 worker, mean ms per photo:\n")
-	fmt.Printf("  decode %.1f  reduce %.1f  detect %.1f  fallback passes %.1f  describe %.1f  total %.1f\n",
-		stage("decode"), stage("reduce"), stage("detect-hog"), stage("detect-hog-2x")+stage("detect-cnn"), stage("describe"), oursSum/k)
+	fmt.Printf("  decode %.1f  reduce %.1f  detect %.1f  fallback passes %.1f  confidence %.1f  age/gender %.1f  describe %.1f  total %.1f\n",
+		stage("decode"), stage("reduce"), stage("detect-hog"), stage("detect-hog-2x")+stage("detect-cnn"), stage("confidence"), stage("agegender"), stage("describe"), oursSum/k)
+	fmt.Printf("  confidence = the detector run again with scores; age/gender = every face's crop and network\n")
 	fmt.Printf("  detect = JPEG encoding and go-face on the %d-pixel detection image; dlib's stages on those same JPEGs:\n", matcher.DefaultMaxSide)
 	fmt.Printf("    jpeg %.1f  detect %.1f  landmarks %.1f  descriptor %.1f\n",
 		mean(rawWork, func(r rawResult) float64 { return r.Decode }), mean(rawWork, func(r rawResult) float64 { return r.Detect }),
@@ -212,6 +225,15 @@ func run(models, dlibraw string, repeat int, seconds float64, photos []string) e
 		mean(rawFull, func(r rawResult) float64 { return r.Decode }), mean(rawFull, func(r rawResult) float64 { return r.Detect }),
 		mean(rawFull, func(r rawResult) float64 { return r.Landmarks }), mean(rawFull, func(r rawResult) float64 { return r.Descriptor }), rawSum/k)
 	fmt.Printf("RATIO ours/raw latency: %.2f (per photo %.2f to %.2f; target <= 0.6)\n", oursSum/rawSum, minR, maxR)
+
+	if faces > 0 {
+		fmt.Printf("\nage/gender in the pipeline: %.2f ms per face (crop and network, %d faces)\n", ms(stages["agegender"])/float64(faces), faces)
+	}
+	wall, cpu, nFaces, err := ageGenderCost(models, photos, datas, repeat)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("age/gender network alone, one core: %.2f ms per face wall, %.2f ms CPU (medians of %d passes over %d faces; target < 10 ms)\n", wall, cpu, 20*repeat*nFaces, nFaces)
 
 	// Throughput alternates one and two workers, three times each, so that the machine's drifts
 	// hit both alike, and averages the runs.
@@ -358,4 +380,69 @@ func peakRSSMB() float64 {
 		}
 	}
 	return 0
+}
+
+// ageGenderCost measures the age/gender network's forward pass on one core: the faces of the
+// photos, each padded to a square, resized to 112x112 and run 20*repeat times on one locked OS
+// thread. It returns the median wall and thread CPU milliseconds per pass and the faces' count.
+func ageGenderCost(models string, photos []string, datas map[string][]byte, repeat int) (wall, cpu float64, faces int, err error) {
+	net, err := agegender.Load(filepath.Join(models, agegender.ManifestFile), filepath.Join(models, agegender.ShardFile))
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	m, err := matcher.New(matcher.Config{Models: models, Workers: 1})
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	var inputs [][]byte
+	for _, p := range photos {
+		a, err := m.Analyze(context.Background(), datas[p], false)
+		if err != nil {
+			m.Close()
+			return 0, 0, 0, err
+		}
+		h, _ := imaging.ReadHeader(datas[p])
+		w, err := imaging.Load(datas[p], h, 0)
+		if err != nil {
+			m.Close()
+			return 0, 0, 0, err
+		}
+		for _, f := range a.Faces {
+			b := f.Box
+			side := float64(max(b[2]-b[0], b[3]-b[1]))
+			cx, cy := float64(b[0]+b[2])/2, float64(b[1]+b[3])/2
+			inputs = append(inputs, agegender.Input(w.RGBA, cx-side/2, cy-side/2, side))
+		}
+	}
+	m.Close()
+	if len(inputs) == 0 {
+		return 0, 0, 0, fmt.Errorf("no face in the photos")
+	}
+
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	threadCPU := func() time.Duration {
+		var ru unix.Rusage
+		if err := unix.Getrusage(unix.RUSAGE_THREAD, &ru); err != nil {
+			return 0
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	for _, in := range inputs { // warm-up
+		if _, err := net.Predict(in); err != nil {
+			return 0, 0, 0, err
+		}
+	}
+	var walls, cpus []float64
+	for range 20 * repeat {
+		for _, in := range inputs {
+			t, c := time.Now(), threadCPU()
+			if _, err := net.Predict(in); err != nil {
+				return 0, 0, 0, err
+			}
+			walls = append(walls, float64(time.Since(t).Microseconds())/1000)
+			cpus = append(cpus, float64(threadCPU()-c)/1e6)
+		}
+	}
+	return median(walls), median(cpus), len(inputs), nil
 }
