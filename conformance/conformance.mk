@@ -55,7 +55,7 @@ conformance/internal/fixtures/photos/.copied: conformance/internal/fixtures/phot
 
 # The suite as one binary to run anywhere: photos embedded, symbols stripped (under 30 MB).
 bin/facematch-conformance: $(CONFORMANCE_GO_FILES) conformance/openapi.yaml conformance/internal/fixtures/photos/.copied
-	cd conformance && $(GO) test -c -tags embedphotos -ldflags='-s -w' -o ../bin/facematch-conformance .
+	cd conformance && $(GO) build -tags embedphotos -ldflags='-s -w' -o ../bin/facematch-conformance ./cmd/facematch-conformance
 
 conformance: image bin/facematch-conformance
 	@mkdir -p $(CONFORMANCE_OUT)/container

@@ -491,7 +491,7 @@ func TestResponseEnvelope(t *testing.T) {
 }
 
 // [FM-RESP-3] Every face found is listed, largest first, with boxes in pixels of the submitted
-// image and null attributes.
+// image and their confidence, age and gender filled.
 func TestResponseEntities(t *testing.T) {
 	e := newEnv(t, withRealMatcher())
 	k := e.tenant(10, facematch.ModeLive)
@@ -521,8 +521,13 @@ func TestResponseEntities(t *testing.T) {
 		} else {
 			prev = area
 		}
-		if en["confidence"] != nil || en["age"] != nil || en["gender"] != nil {
-			t.Fatalf("attributes the model cannot estimate must be null: %v", en)
+		// FM-RESP-3: every face here is over 40 pixels wide, so each carries the detector's
+		// confidence (0-1), an age in years and a gender, as typed clients expect.
+		conf, okConf := en["confidence"].(float64)
+		age, okAge := en["age"].(float64)
+		gender, _ := en["gender"].(string)
+		if !okConf || conf < 0 || conf > 1 || !okAge || age <= 0 || age > 120 || (gender != "male" && gender != "female") {
+			t.Fatalf("entity attributes not filled as FM-RESP-3 requires: %v", en)
 		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"mime/multipart"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,6 +42,7 @@ var mutations = []mutation{
 	{fault: refimpl.FaultValidateFirst, filter: "FM-RL-3", rule: "FM-RL-3"},
 	{fault: refimpl.FaultFirstErrorOnly, filter: "FM-VAL-1", rule: "FM-VAL-1"},
 	{fault: refimpl.FaultStrictBooleans, filter: "FM-VAL-2", rule: "FM-VAL-2"},
+	{fault: refimpl.FaultFirstValueWins, filter: "FM-VAL-5", rule: "FM-VAL-5"},
 	{fault: refimpl.FaultExtensionCase, filter: "FM-IMG-1", rule: "FM-IMG-1"},
 	{fault: refimpl.FaultNoPixelLimit, filter: "FM-IMG-2", rule: "FM-IMG-2"},
 	{fault: refimpl.FaultApproveAtThreshold, filter: "FM-MATCH-2", rule: "FM-MATCH-2"},
@@ -48,6 +51,7 @@ var mutations = []mutation{
 	{fault: refimpl.FaultDeclinedFree, filter: "FM-BILL-1", rule: "FM-BILL-1"},
 	{fault: refimpl.FaultBillingRace, filter: "FM-BILL-2", rule: "FM-BILL-2"},
 	{fault: refimpl.FaultSandboxSaves, filter: "FM-SBX-1", rule: "FM-SBX-1"},
+	{fault: refimpl.FaultPreferIgnored, filter: "FM-SBX-2", rule: "FM-SBX-2"},
 	{fault: refimpl.FaultImagesSwapped, filter: "FM-SES-1", rule: "FM-SES-1"},
 	{fault: refimpl.FaultUnsignedURLs, filter: "FM-SES-2", rule: "FM-SES-2"},
 	{fault: refimpl.FaultDeleteKeepsImages, filter: "FM-SES-4", rule: "FM-SES-4"},
@@ -95,6 +99,52 @@ func startBackend(t *testing.T, bin, models string) *backend {
 	app := admin("app", "create", "--org", org["id"].(string), "--name", "reference backend")
 	b.key = admin("key", "create", "--app", app["id"].(string))["key"].(string)
 	return b
+}
+
+// entitiesUnfilled says how the backend's live answers lack the age and gender FM-RESP-3 asks
+// for, or "" when they carry them.
+func (b *backend) entitiesUnfilled(t *testing.T, root string) string {
+	t.Helper()
+	faces := filepath.Join(os.Getenv("FACEMATCH_SHARED"), "fixtures", "faces")
+	if os.Getenv("FACEMATCH_SHARED") == "" {
+		faces = filepath.Join(filepath.Dir(root), "shared", "fixtures", "faces")
+	}
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	for field, name := range map[string]string{"user_image": "barack_obama/obama_small.jpg", "ref_image": "barack_obama/obama1.jpg"} {
+		data, err := os.ReadFile(filepath.Join(faces, name))
+		if err != nil {
+			t.Fatalf("a photo to ask the backend with: %v", err)
+		}
+		w, _ := mw.CreateFormFile(field, filepath.Base(name))
+		w.Write(data)
+	}
+	mw.WriteField("save_api_request", "false")
+	mw.Close()
+	req, _ := http.NewRequest(http.MethodPost, b.url+"/v3/face-match/", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("x-api-key", b.key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var ans struct {
+		FaceMatch struct {
+			User struct {
+				Entities []struct{ Age, Gender any } `json:"entities"`
+			} `json:"user_image"`
+		} `json:"face_match"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&ans); err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("the backend's answer: %d %v", res.StatusCode, err)
+	}
+	for _, e := range ans.FaceMatch.User.Entities {
+		if e.Age == nil || e.Gender == nil {
+			return "the backend (bin/facematch) answers entities without age or gender"
+		}
+	}
+	return ""
 }
 
 // waitListening reads JSON log lines until one says "listening", and returns its address; the
@@ -209,15 +259,25 @@ func TestReferenceImplementation(t *testing.T) {
 	suite := os.Getenv("FACEMATCH_CONFORMANCE_BIN")
 	if suite == "" {
 		suite = filepath.Join(dir, "facematch-conformance")
-		build(t, suiteDir, "go", "test", "-c", "-o", suite, ".")
+		build(t, suiteDir, "go", "build", "-o", suite, "./cmd/facematch-conformance")
 	}
 	b := startBackend(t, bin, models)
 
 	t.Run("the clean reference certifies in external mode", func(t *testing.T) {
 		base, data := startReference(t, ref, b, "")
-		out, specs, err := runAgainst(t, suite, root, []string{"-certify"}, externalEnv(base, ref, data))
+		args := []string{"-certify"}
+		// The reference answers a live call's entities as the backend found them: while the
+		// backend does not estimate age and gender (FM-RESP-3), that rule is the one expected
+		// failure and the run cannot certify.
+		if missing := b.entitiesUnfilled(t, root); missing != "" {
+			expected := filepath.Join(t.TempDir(), "expected.txt")
+			os.WriteFile(expected, []byte("FM-RESP-3 # "+missing+"\n"), 0o644)
+			args = []string{"-expected-failures=" + expected}
+			t.Logf("not certifying: %s; FM-RESP-3 is expected to fail", missing)
+		}
+		out, specs, err := runAgainst(t, suite, root, args, externalEnv(base, ref, data))
 		if err != nil {
-			t.Fatalf("certification of the reference failed: %v\n%s", err, tail(out))
+			t.Fatalf("the run against the reference failed: %v\n%s", err, tail(out))
 		}
 		counts := map[types.SpecState]int{}
 		na := 0
@@ -236,7 +296,7 @@ func TestReferenceImplementation(t *testing.T) {
 				t.Errorf("the output lacks %q", s)
 			}
 		}
-		t.Logf("certified: %d specs passed, %d not applicable", counts[types.SpecStatePassed], na)
+		t.Logf("%s: %d specs passed, %d not applicable, %d failed as expected", args[0], counts[types.SpecStatePassed], na, counts[types.SpecStateFailed])
 	})
 
 	t.Run("every injected fault fails a spec naming its rule", func(t *testing.T) {

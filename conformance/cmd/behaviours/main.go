@@ -35,7 +35,7 @@ func run(check bool) error {
 	if err != nil {
 		return err
 	}
-	suite, err := behaviours.LoadSuite(dir)
+	suite, err := behaviours.LoadSuite(filepath.Join(dir, "internal", "suite"))
 	if err != nil {
 		return err
 	}

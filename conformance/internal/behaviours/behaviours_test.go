@@ -18,7 +18,7 @@ func load(t *testing.T) (Spec, []SuiteSpec) {
 	if err != nil {
 		t.Fatalf("the contract: %v (set FACEMATCH_SHARED)", err)
 	}
-	suite, err := LoadSuite(suiteDir)
+	suite, err := LoadSuite(filepath.Join(suiteDir, "internal", "suite"))
 	if err != nil {
 		t.Fatal(err)
 	}

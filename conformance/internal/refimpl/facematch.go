@@ -73,6 +73,7 @@ func (s *Server) parseFaceMatch(w http.ResponseWriter, r *http.Request) (*form, 
 	r.Body = io.NopCloser(bytes.NewReader(body)) // for a second reading (rl-validate-first)
 	values := map[string][]string{}
 	files := map[string][]upload{}
+	partKinds := map[string][]bool{} // per field, whether each part in order was a file
 	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
 	for {
 		p, err := mr.NextPart()
@@ -90,6 +91,7 @@ func (s *Server) parseFaceMatch(w http.ResponseWriter, r *http.Request) (*form, 
 		if name == "" {
 			continue
 		}
+		partKinds[name] = append(partKinds[name], p.FileName() != "")
 		if p.FileName() != "" {
 			files[name] = append(files[name], upload{name: p.FileName(), data: data})
 		} else {
@@ -102,17 +104,28 @@ func (s *Server) parseFaceMatch(w http.ResponseWriter, r *http.Request) (*form, 
 
 	errs := fieldErrors{}
 	f := &form{threshold: 30, save: true}
+	// Django REST framework's reading of form data (FM-VAL-5): a field sent twice takes its last
+	// value (a file field its last file), an optional field sent blank counts as absent.
+	pick := func(list []string) string {
+		if s.fault(FaultFirstValueWins) {
+			return list[0]
+		}
+		return list[len(list)-1]
+	}
+	lastIsFile := func(field string) bool { return partKinds[field] != nil && partKinds[field][len(partKinds[field])-1] }
 	image := func(field string) upload {
-		n := len(files[field]) + len(values[field])
 		switch {
-		case n == 0:
+		case len(files[field])+len(values[field]) == 0:
 			errs[field] = []string{"This field is required."}
-		case n > 1:
-			errs[field] = []string{"Send this field only once."}
+		case !lastIsFile(field) && !s.fault(FaultFirstValueWins):
+			errs[field] = []string{"The submitted data was not a file. Check the encoding type on the form."}
 		case len(files[field]) == 0:
 			errs[field] = []string{"The submitted data was not a file. Check the encoding type on the form."}
 		default:
-			u := files[field][0]
+			u := files[field][len(files[field])-1]
+			if s.fault(FaultFirstValueWins) {
+				u = files[field][0]
+			}
 			if msg := s.checkImage(u); msg != "" {
 				errs[field] = []string{msg}
 			}
@@ -122,19 +135,14 @@ func (s *Server) parseFaceMatch(w http.ResponseWriter, r *http.Request) (*form, 
 	}
 	f.user, f.ref = image("user_image"), image("ref_image")
 	single := func(field string) (string, bool) {
-		n := len(values[field]) + len(files[field])
-		if n == 0 {
+		if len(values[field]) == 0 {
+			if len(files[field]) > 0 {
+				errs[field] = []string{"Send this field as text, not a file."}
+			}
 			return "", false
 		}
-		if n > 1 {
-			errs[field] = []string{"Send this field only once."}
-			return "", false
-		}
-		if len(files[field]) > 0 {
-			errs[field] = []string{"Send this field as text, not a file."}
-			return "", false
-		}
-		return values[field][0], true
+		v := pick(values[field])
+		return v, v != ""
 	}
 	if v, ok := single("face_match_score_decline_threshold"); ok {
 		t, msg := parseThreshold(v)
@@ -228,9 +236,9 @@ func (s *Server) parseBool(v string) (bool, bool) {
 		return v == "true", v == "true" || v == "false"
 	}
 	switch strings.ToLower(v) {
-	case "true", "1", "yes", "on":
+	case "true", "t", "1", "yes", "y", "on":
 		return true, true
-	case "false", "0", "no", "off":
+	case "false", "f", "0", "no", "n", "off":
 		return false, true
 	}
 	return false, false
@@ -287,7 +295,11 @@ func (s *Server) faceMatch(w http.ResponseWriter, r *http.Request, c caller) {
 	}
 	created := time.Now()
 	if c.app.Sandbox {
-		fm := sandboxFaceMatch()
+		fm, err := s.sandboxExample(r.Header.Get("Prefer"))
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, fieldErrors{"non_field_errors": {err.Error()}})
+			return
+		}
 		id := newUUID()
 		if s.fault(FaultSandboxSaves) {
 			s.saveSession(r, c, f, id, created, fm)
@@ -374,6 +386,38 @@ func (s *Server) answer(w http.ResponseWriter, id string, fm map[string]any, f *
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	w.Write(b)
+}
+
+// sandboxExample is the sandbox answer a Prefer: example=NAME header asks for (FM-SBX-2):
+// approved (the default), declined or no_face.
+func (s *Server) sandboxExample(prefer string) (map[string]any, error) {
+	name := "approved"
+	for _, pref := range strings.FieldsFunc(prefer, func(r rune) bool { return r == ',' || r == ';' }) {
+		if k, v, ok := strings.Cut(strings.TrimSpace(pref), "="); ok && strings.EqualFold(k, "example") {
+			name = strings.Trim(strings.TrimSpace(v), `"`)
+		}
+	}
+	if s.fault(FaultPreferIgnored) {
+		name = "approved"
+	}
+	fm := sandboxFaceMatch()
+	warning := func(risk, short string, data any) []any {
+		return []any{map[string]any{"feature": "FACEMATCH", "risk": risk, "log_type": "error", "short_description": short,
+			"long_description": short + " (the reference's sandbox example).", "additional_data": data, "node_id": nil}}
+	}
+	switch name {
+	case "approved":
+	case "declined":
+		fm["status"], fm["score"] = "Declined", json.Number("12.4")
+		fm["warnings"] = warning("LOW_FACE_MATCH_SIMILARITY", "The faces are not similar enough", nil)
+	case "no_face":
+		fm["status"], fm["score"] = "Declined", nil
+		fm["user_image"] = map[string]any{"entities": []any{}, "best_angle": 0}
+		fm["warnings"] = warning("NO_REFERENCE_IMAGE", "No face to compare", map[string]any{"user_image_faces": 0, "ref_image_faces": 1})
+	default:
+		return nil, fmt.Errorf("unknown sandbox example %q: the examples are approved, declined and no_face", name)
+	}
+	return fm, nil
 }
 
 // sandboxFaceMatch is the reference's own fixed sandbox answer.

@@ -19,11 +19,13 @@ const (
 	FaultValidateFirst       Fault = "rl-validate-first"          // FM-RL-3: 400 before 429
 	FaultFirstErrorOnly      Fault = "val-first-error-only"       // FM-VAL-1: one invalid field reported
 	FaultStrictBooleans      Fault = "val-strict-booleans"        // FM-VAL-2: only true/false
+	FaultFirstValueWins      Fault = "val-first-value-wins"       // FM-VAL-5: a repeated field takes its first value
 	FaultApproveAtThreshold  Fault = "match-approve-at-threshold" // FM-MATCH-2
 	FaultCreatedAtSeconds    Fault = "resp-created-at-seconds"    // FM-RESP-2: no microseconds
 	FaultOmitNullMetadata    Fault = "resp-omit-null-metadata"    // FM-RESP-1: metadata left out when null
 	FaultDeclinedFree        Fault = "bill-declined-free"         // FM-BILL-1: Declined costs nothing
 	FaultBillingRace         Fault = "bill-race"                  // FM-BILL-2: check, then consume
+	FaultPreferIgnored       Fault = "sbx-prefer-ignored"         // FM-SBX-2: Prefer: example=NAME ignored
 	FaultSandboxSaves        Fault = "sbx-saves-session"          // FM-SBX-1: sandbox calls stored
 	FaultImagesSwapped       Fault = "ses-images-swapped"         // FM-SES-1: source and target swapped
 	FaultUnsignedURLs        Fault = "ses-urls-unsigned"          // FM-SES-2: the signature is not checked
@@ -42,8 +44,8 @@ const (
 // Faults lists every fault.
 var Faults = []Fault{
 	FaultMissingKey401, FaultRevokedAccepted, FaultOtherAppSession, FaultSharedBudget, FaultNoHeadersOnErrors,
-	FaultValidateFirst, FaultFirstErrorOnly, FaultStrictBooleans, FaultApproveAtThreshold, FaultCreatedAtSeconds,
-	FaultOmitNullMetadata, FaultDeclinedFree, FaultBillingRace, FaultSandboxSaves, FaultImagesSwapped,
+	FaultValidateFirst, FaultFirstErrorOnly, FaultStrictBooleans, FaultFirstValueWins, FaultApproveAtThreshold, FaultCreatedAtSeconds,
+	FaultOmitNullMetadata, FaultDeclinedFree, FaultBillingRace, FaultPreferIgnored, FaultSandboxSaves, FaultImagesSwapped,
 	FaultUnsignedURLs, FaultDeleteKeepsImages, FaultExtensionCase, FaultNoPixelLimit, FaultUnsortedBody,
 	FaultSignDecodedSecret, FaultStandardWholeSecret, FaultCanonicalEscapes, FaultNoRetry404, FaultMetadataAddress,
 	FaultAbruptShutdown,

@@ -20,16 +20,16 @@ import (
 
 // Config is how the reference runs.
 type Config struct {
-	Data          string          // the folder of state.json and blobs/
-	Backend       string          // base URL of the real facematch server that compares faces
-	BackendKey    string          // a live key of the backend with plenty of credits
-	AllowPrivate  bool            // accept private and loopback webhook addresses
-	Backoff       []time.Duration // webhook retry delays
-	MediaTTL      time.Duration   // lifetime of image URLs
-	WriteLimit    int             // per key and minute
-	ReadLimit     int             // per key and minute
-	Faults        map[Fault]bool  // injected faults
-	AttemptTimout time.Duration   // how long a webhook attempt may take
+	Data           string          // the folder of state.json and blobs/
+	Backend        string          // base URL of the real facematch server that compares faces
+	BackendKey     string          // a live key of the backend with plenty of credits
+	AllowPrivate   bool            // accept private and loopback webhook addresses
+	Backoff        []time.Duration // webhook retry delays
+	MediaTTL       time.Duration   // lifetime of image URLs
+	WriteLimit     int             // per key and minute
+	ReadLimit      int             // per key and minute
+	Faults         map[Fault]bool  // injected faults
+	AttemptTimeout time.Duration   // how long a webhook attempt may take
 }
 
 // Server is the reference implementation's HTTP API.
@@ -57,8 +57,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if len(cfg.Backoff) == 0 {
 		cfg.Backoff = []time.Duration{time.Minute, 4 * time.Minute, 16 * time.Minute, 64 * time.Minute}
 	}
-	if cfg.AttemptTimout == 0 {
-		cfg.AttemptTimout = 10 * time.Second
+	if cfg.AttemptTimeout == 0 {
+		cfg.AttemptTimeout = 10 * time.Second
 	}
 	if cfg.Faults == nil {
 		cfg.Faults = map[Fault]bool{}
@@ -146,6 +146,7 @@ type headerOnSuccess struct {
 	limit int
 }
 
+// WriteHeader adds the headers to a 2xx answer before its status goes out.
 func (h *headerOnSuccess) WriteHeader(code int) {
 	if h.s.fault(FaultNoHeadersOnErrors) && code < 300 {
 		h.s.limiter.headers(h.ResponseWriter, h.key, h.write, h.limit)

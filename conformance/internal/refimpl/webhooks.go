@@ -25,7 +25,12 @@ import (
 	"unicode/utf8"
 )
 
-var knownEvents = map[string]bool{"status.updated": true, "data.updated": true}
+// knownEvents are the event names the provider documents (FM-WH-1); only status.updated is sent.
+var knownEvents = map[string]bool{
+	"status.updated": true, "data.updated": true, "user.status.updated": true, "user.data.updated": true,
+	"business.status.updated": true, "business.data.updated": true, "activity.created": true,
+	"transaction.created": true, "transaction.status.updated": true,
+}
 
 // newSecret is whsec_ and the base64 of 24 random bytes: the reference's own length.
 func newSecret() string {
@@ -73,6 +78,9 @@ func (s *Server) applyDestination(d *destination, in map[string]json.RawMessage,
 			errs["url"] = []string{msg}
 		}
 		d.URL = v
+	}
+	if _, ok := in["subscribed_events"]; !ok && create {
+		errs["subscribed_events"] = []string{"This field is required."}
 	}
 	if raw, ok := in["subscribed_events"]; ok {
 		var evs []string
@@ -143,17 +151,17 @@ func (s *Server) destinationView(d *destination, withSecret, withSummary bool) m
 		out["secret_shared_key"] = d.Secret
 	}
 	if withSummary {
-		sum := map[string]any{"total": d.Total, "failed": d.Failed, "error_rate": nil, "min_response_ms": nil,
-			"avg_response_ms": nil, "max_response_ms": nil, "last_delivery_at": nil}
+		sum := map[string]any{"total_deliveries": d.Total, "failed_deliveries": d.Failed, "error_rate_percentage": 0,
+			"min_response_time_ms": nil, "avg_response_time_ms": nil, "max_response_time_ms": nil, "last_delivery_at": nil}
 		if d.Total > 0 {
-			sum["error_rate"] = math.Round(float64(d.Failed)/float64(d.Total)*10000) / 10000
+			sum["error_rate_percentage"] = math.Round(float64(d.Failed)/float64(d.Total)*10000) / 100
 			sum["last_delivery_at"] = timestamp(d.LastAt)
 		}
 		if d.Responses > 0 {
-			sum["min_response_ms"], sum["max_response_ms"] = d.MinMS, d.MaxMS
-			sum["avg_response_ms"] = math.Round(d.SumMS/float64(d.Responses)*100) / 100
+			sum["min_response_time_ms"], sum["max_response_time_ms"] = d.MinMS, d.MaxMS
+			sum["avg_response_time_ms"] = math.Round(d.SumMS/float64(d.Responses)*100) / 100
 		}
-		out["deliveries"] = sum
+		out["summary"] = sum
 	}
 	return out
 }
@@ -165,7 +173,7 @@ func (s *Server) createDestination(w http.ResponseWriter, r *http.Request, c cal
 		return
 	}
 	now := time.Now().UTC()
-	d := &destination{UUID: newUUID(), App: c.app.ID, Events: []string{"status.updated"}, Enabled: true, Version: "v3", Secret: newSecret(), Created: now, Updated: now}
+	d := &destination{UUID: newUUID(), App: c.app.ID, Enabled: true, Version: "v3", Secret: newSecret(), Created: now, Updated: now}
 	if _, errs := s.applyDestination(d, in, true); errs != nil {
 		writeJSON(w, http.StatusBadRequest, errs)
 		return
@@ -376,7 +384,7 @@ func (s *Server) addressAllowed(ip netip.Addr) error {
 
 // hookClient sends webhooks: the policy holds on every connection, redirects are not followed.
 func (s *Server) hookClient() *http.Client {
-	dialer := &net.Dialer{Timeout: s.cfg.AttemptTimout, Control: func(network, address string, _ syscall.RawConn) error {
+	dialer := &net.Dialer{Timeout: s.cfg.AttemptTimeout, Control: func(network, address string, _ syscall.RawConn) error {
 		host, _, err := net.SplitHostPort(address)
 		if err != nil {
 			return err
@@ -388,7 +396,7 @@ func (s *Server) hookClient() *http.Client {
 		return s.addressAllowed(ip)
 	}}
 	return &http.Client{
-		Timeout:       s.cfg.AttemptTimout,
+		Timeout:       s.cfg.AttemptTimeout,
 		Transport:     &http.Transport{DialContext: dialer.DialContext, DisableKeepAlives: true, Proxy: nil},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}

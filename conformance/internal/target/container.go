@@ -79,7 +79,7 @@ func (t *containerTarget) WebhookListen() (string, string, bool) {
 
 func (t *containerTarget) Start(ctx context.Context, flags ...string) (Server, error) {
 	all := append([]string{"--workers", t.cfg.Workers}, flags...)
-	ctr, err := facematchtest.Run(ctx, t.cfg.Image, facematchtest.WithServeFlags(all...))
+	ctr, err := facematchtest.Run(ctx, t.cfg.Image, facematchtest.WithMatcher(), facematchtest.WithServeFlags(all...))
 	s := &containerServer{image: t.cfg.Image, flags: all}
 	if ctr != nil {
 		s.ctr = ctr

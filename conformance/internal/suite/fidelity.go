@@ -1,4 +1,4 @@
-package conformance_test
+package suite
 
 import (
 	"bytes"
@@ -43,11 +43,12 @@ var _ = Describe("Form data as Django REST framework reads it", Label(areaValida
 		k := live()
 		a1, a2 := photo(fixtures.PersonA1), photo(fixtures.PersonA2)
 		plain := matchOf(faceMatch(k, a1, a2))
-		blank := matchOf(postForm(k, withImages(field(thresholdField, ""), field("rotate_image", ""), field("save_api_request", ""), field("metadata", ""))...))
+		blank := matchOf(postForm(k, withImages(field(thresholdField, ""), field("rotate_image", ""), field("save_api_request", ""), field("metadata", ""), field("vendor_data", ""))...))
 		Expect(blank.FaceMatch.Status).To(Equal(plain.FaceMatch.Status), "a blank threshold did not take the default 30")
 		Expect(blank.FaceMatch.Score).To(Equal(plain.FaceMatch.Score))
 		Expect(blank.FaceMatch.User.BestAngle).To(Equal(0), "a blank rotate_image did not take the default false")
 		Expect(string(blank.Metadata)).To(Equal("null"), "a blank metadata is not absent")
+		Expect(blank.VendorData).To(BeNil(), "a blank vendor_data is not absent")
 		Expect(decision(k, blank.RequestID).Status).To(Equal(http.StatusOK), "a blank save_api_request did not take the default true")
 	})
 

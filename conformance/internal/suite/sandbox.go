@@ -1,7 +1,8 @@
-package conformance_test
+package suite
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"reflect"
 
@@ -71,5 +72,34 @@ var _ = Describe("Sandbox", Label(areaSandbox), func() {
 		if k.Tenant != nil {
 			Expect(addCredits(k, 1)).To(Equal(int64(1)), "sandbox calls changed the organization's balance")
 		}
+	})
+})
+
+var _ = Describe("Sandbox examples", Label(areaSandbox), func() {
+	It("answers the example a Prefer: example=NAME header names, 400 for an unknown name, and a live key ignores it", Label("FM-SBX-2"), func() {
+		k := sandbox()
+		a1, a2, b := photo(fixtures.PersonA1), photo(fixtures.PersonA2), photo(fixtures.PersonB)
+		call := func(key Key, user, ref fixtures.File, prefer string) Resp {
+			c := faceMatchCall(key, user, ref, "save_api_request", "false")
+			if prefer != "" {
+				c.Header = [][2]string{{"Prefer", prefer}}
+			}
+			return do(c)
+		}
+		approved := matchOf(call(k, a1, b, "example=approved"))
+		expectApproved(approved, "Prefer: example=approved")
+		Expect(approved.FaceMatch).To(Equal(matchOf(call(k, a1, b, "")).FaceMatch), "example=approved is not the default answer")
+		expectDeclinedLow(matchOf(call(k, a1, a2, "example=declined")), "Prefer: example=declined")
+		noFace := matchOf(call(k, a1, a2, "example=no_face"))
+		Expect(noFace.FaceMatch.Status).To(Equal("Declined"), "Prefer: example=no_face")
+		Expect(noFace.FaceMatch.Score).To(BeNil(), "Prefer: example=no_face: the score is null")
+		Expect(noFace.FaceMatch.Warnings).To(HaveLen(1))
+		Expect(noFace.FaceMatch.Warnings[0].Risk).To(Equal("NO_REFERENCE_IMAGE"))
+		m := expectFieldError(call(k, a1, a2, "example=no_such_example"), "non_field_errors")
+		listed := fmt.Sprint(m["non_field_errors"])
+		for _, name := range []string{"approved", "declined", "no_face"} {
+			Expect(listed).To(ContainSubstring(name), "the 400 for an unknown example does not list %s", name)
+		}
+		expectApproved(matchOf(call(live(), a1, a2, "example=declined")), "a live key answered the example a Prefer header named")
 	})
 })

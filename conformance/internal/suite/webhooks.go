@@ -1,4 +1,4 @@
-package conformance_test
+package suite
 
 import (
 	"encoding/base64"
@@ -31,15 +31,15 @@ type Destination struct {
 	CreatedAt        string   `json:"created_at"`
 	UpdatedAt        string   `json:"updated_at"`
 	Secret           *string  `json:"secret_shared_key"`
-	Deliveries       *struct {
-		Total          int      `json:"total"`
-		Failed         int      `json:"failed"`
-		ErrorRate      *float64 `json:"error_rate"`
-		MinResponseMS  *float64 `json:"min_response_ms"`
-		AvgResponseMS  *float64 `json:"avg_response_ms"`
-		MaxResponseMS  *float64 `json:"max_response_ms"`
-		LastDeliveryAt *string  `json:"last_delivery_at"`
-	} `json:"deliveries"`
+	Summary          *struct {
+		TotalDeliveries     int      `json:"total_deliveries"`
+		FailedDeliveries    int      `json:"failed_deliveries"`
+		ErrorRatePercentage float64  `json:"error_rate_percentage"`
+		MinResponseTimeMS   *float64 `json:"min_response_time_ms"`
+		AvgResponseTimeMS   *float64 `json:"avg_response_time_ms"`
+		MaxResponseTimeMS   *float64 `json:"max_response_time_ms"`
+		LastDeliveryAt      *string  `json:"last_delivery_at"`
+	} `json:"summary"`
 }
 
 // expectSecret checks a secret_shared_key as FM-WH-1 and FM-WH-6 describe it: whsec_ and
@@ -57,10 +57,24 @@ func expectSecret(secret string) {
 
 const destinationsPath = "/v3/webhook/destinations/"
 
+// withEvents is a destination body subscribed to status.updated unless it names its events:
+// subscribed_events is required on creation (FM-WH-1), and most specs are about other fields.
+func withEvents(body map[string]any) map[string]any {
+	if _, ok := body["subscribed_events"]; ok {
+		return body
+	}
+	out := map[string]any{"subscribed_events": []string{"status.updated"}}
+	for k, v := range body {
+		out[k] = v
+	}
+	return out
+}
+
 // createDestination creates a destination, expects 201 and deletes it when the spec (or the
 // Ordered container) ends.
 func createDestination(k Key, body map[string]any) Destination {
 	GinkgoHelper()
+	body = withEvents(body)
 	r := do(Call{Method: http.MethodPost, Path: destinationsPath, Key: k, JSON: body})
 	Expect(r.Status).To(Equal(http.StatusCreated), "body %s", r.Body)
 	var d Destination
@@ -263,8 +277,8 @@ var _ = Describe("Webhook destinations", Label(areaWebhooks), func() {
 		Expect(a.Secret).NotTo(BeNil(), "no secret_shared_key on creation")
 		expectSecret(*a.Secret)
 
-		// Defaults: subscribed to status.updated, enabled.
-		b := createDestination(k, map[string]any{"label": "second", "url": u})
+		// Default: enabled.
+		b := createDestination(k, map[string]any{"label": "second", "url": u, "subscribed_events": []string{"status.updated"}})
 		Expect(b.SubscribedEvents).To(Equal([]string{"status.updated"}))
 		Expect(b.Enabled).To(BeTrue())
 		Expect(*b.Secret).NotTo(Equal(*a.Secret))
@@ -283,9 +297,9 @@ var _ = Describe("Webhook destinations", Label(areaWebhooks), func() {
 
 		got := getDestination(k, a.UUID)
 		Expect(got.Secret).To(BeNil(), "GET shows the secret")
-		Expect(got.Deliveries).NotTo(BeNil())
-		Expect(got.Deliveries.Total).To(Equal(0))
-		Expect(got.Deliveries.ErrorRate).To(BeNil())
+		Expect(got.Summary).NotTo(BeNil(), "GET one destination shows no delivery summary")
+		Expect(got.Summary.TotalDeliveries).To(Equal(0))
+		Expect(got.Summary.ErrorRatePercentage).To(BeNumerically("==", 0))
 
 		r := patchDestination(k, a.UUID, map[string]any{"label": "renamed"})
 		Expect(r.Status).To(Equal(http.StatusOK), "body %s", r.Body)
@@ -357,7 +371,7 @@ var _ = Describe("Webhook destinations", Label(areaWebhooks), func() {
 			"file:///etc/passwd",
 			"8.8.8.8/hook",
 		} {
-			r := do(Call{Method: http.MethodPost, Path: destinationsPath, Key: k, JSON: map[string]any{"label": "x", "url": u, "enabled": false}})
+			r := do(Call{Method: http.MethodPost, Path: destinationsPath, Key: k, JSON: withEvents(map[string]any{"label": "x", "url": u, "enabled": false})})
 			Expect(r.Status).To(Equal(http.StatusBadRequest), "url %s was accepted: %s", u, r.Body)
 			Expect(r.Map()).To(HaveKey("url"), "url %s: the 400 is not on url", u)
 		}
@@ -374,7 +388,7 @@ var _ = Describe("Webhook destinations", Label(areaWebhooks), func() {
 			need(policy == "allowed" || policy == "refused", "needs the server's policy: set FACEMATCH_PRIVATE_WEBHOOKS to allowed or refused")
 			k := webhookKey()
 			for _, u := range private {
-				r := do(Call{Method: http.MethodPost, Path: destinationsPath, Key: k, JSON: map[string]any{"label": "x", "url": u, "enabled": false}})
+				r := do(Call{Method: http.MethodPost, Path: destinationsPath, Key: k, JSON: withEvents(map[string]any{"label": "x", "url": u, "enabled": false})})
 				if policy == "refused" {
 					Expect(r.Status).To(Equal(http.StatusBadRequest), "url %s accepted", u)
 				} else {
@@ -394,11 +408,11 @@ var _ = Describe("Webhook destinations", Label(areaWebhooks), func() {
 		strict := strictServer()
 		sk := tenantOn(strict, 0)
 		for _, u := range private {
-			r := do(on(strict, Call{Method: http.MethodPost, Path: destinationsPath, Key: sk, JSON: map[string]any{"label": "x", "url": u, "enabled": false}}))
+			r := do(on(strict, Call{Method: http.MethodPost, Path: destinationsPath, Key: sk, JSON: withEvents(map[string]any{"label": "x", "url": u, "enabled": false})}))
 			Expect(r.Status).To(Equal(http.StatusBadRequest), "url %s accepted by a server that does not allow private addresses: %s", u, r.Body)
 			Expect(r.Map()).To(HaveKey("url"))
 		}
-		r := do(on(strict, Call{Method: http.MethodPost, Path: destinationsPath, Key: sk, JSON: map[string]any{"label": "public", "url": "https://8.8.8.8/hook", "enabled": false}}))
+		r := do(on(strict, Call{Method: http.MethodPost, Path: destinationsPath, Key: sk, JSON: withEvents(map[string]any{"label": "public", "url": "https://8.8.8.8/hook", "enabled": false})}))
 		Expect(r.Status).To(Equal(http.StatusCreated), "a public address refused: %s", r.Body)
 	})
 })
@@ -580,15 +594,23 @@ var _ = Describe("Webhook deliveries", Ordered, ContinueOnFailure, Label(areaWeb
 				}
 			}
 			var d Destination
-			Eventually(func() int { d = getDestination(k, dest[name].UUID); return d.Deliveries.Total }).
+			Eventually(func() int {
+				d = getDestination(k, dest[name].UUID)
+				if d.Summary == nil {
+					return -1
+				}
+				return d.Summary.TotalDeliveries
+			}).
 				WithTimeout(10*time.Second).Should(BeNumerically(">=", len(seen)), "%s: attempts missing from the summary", name)
-			Expect(d.Deliveries.Failed).To(BeNumerically(">=", failed), "%s: failed attempts missing from the summary", name)
-			Expect(d.Deliveries.ErrorRate).NotTo(BeNil())
-			Expect(*d.Deliveries.ErrorRate).To(BeNumerically("~", float64(d.Deliveries.Failed)/float64(d.Deliveries.Total), 0.001))
-			Expect(d.Deliveries.LastDeliveryAt).NotTo(BeNil())
-			Expect(d.Deliveries.MinResponseMS).NotTo(BeNil())
-			Expect(*d.Deliveries.MinResponseMS).To(BeNumerically("<=", *d.Deliveries.AvgResponseMS))
-			Expect(*d.Deliveries.AvgResponseMS).To(BeNumerically("<=", *d.Deliveries.MaxResponseMS))
+			sum := d.Summary
+			Expect(sum.FailedDeliveries).To(BeNumerically(">=", failed), "%s: failed attempts missing from the summary", name)
+			Expect(sum.ErrorRatePercentage).To(BeNumerically("~", 100*float64(sum.FailedDeliveries)/float64(sum.TotalDeliveries), 0.01))
+			Expect(sum.LastDeliveryAt).NotTo(BeNil())
+			Expect(sum.MinResponseTimeMS).NotTo(BeNil())
+			Expect(sum.AvgResponseTimeMS).NotTo(BeNil())
+			Expect(sum.MaxResponseTimeMS).NotTo(BeNil())
+			Expect(*sum.MinResponseTimeMS).To(BeNumerically("<=", *sum.AvgResponseTimeMS))
+			Expect(*sum.AvgResponseTimeMS).To(BeNumerically("<=", *sum.MaxResponseTimeMS))
 		}
 	})
 
@@ -647,7 +669,7 @@ var _ = Describe("Webhook durability", Ordered, Label(areaWebhooks, labelDisrupt
 		srv := startServer(target.MainFlags...)
 		k := tenantOn(srv, 5)
 		e := rcv.Endpoint(webhooks.Sequence(webhooks.Reply{Status: 503}, webhooks.Reply{Status: 200}))
-		r := do(on(srv, Call{Method: http.MethodPost, Path: destinationsPath, Key: k, JSON: map[string]any{"label": "durable", "url": e.URL}}))
+		r := do(on(srv, Call{Method: http.MethodPost, Path: destinationsPath, Key: k, JSON: withEvents(map[string]any{"label": "durable", "url": e.URL})}))
 		Expect(r.Status).To(Equal(http.StatusCreated))
 		var d Destination
 		r.Decode(&d)
