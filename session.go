@@ -15,6 +15,9 @@ type Session struct {
 	Metadata   json.RawMessage // nil when the call sent none
 	CreatedAt  time.Time
 	FaceMatch  FaceMatch
+	// Threshold is the call's face_match_score_decline_threshold, kept so that the session can
+	// be shown with its score against it (FM-CON-3).
+	Threshold float64
 }
 
 // Image kinds of a session: the reference image is the source, the user image the target.

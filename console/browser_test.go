@@ -184,7 +184,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	e.clock.Add(2 * day)
 	e.faceMatch(acme.key, "joe_biden/biden2.jpg", "joe_biden/biden.jpg", "vendor_data", "customer-8")
 	e.clock.Add(day)
-	approved := e.faceMatch(acme.key, "barack_obama/obama.jpg", "barack_obama/obama2.jpg", "vendor_data", "customer-42", "metadata", `{"flow": "signup", "step": 2}`)
+	approved := e.faceMatch(acme.key, "barack_obama/obama.jpg", "barack_obama/obama2.jpg", "vendor_data", "customer-42", "metadata", `{"flow": "signup", "step": 2}`,
+		"face_match_score_decline_threshold", "55.5")
 	foreign := e.faceMatch(other.key, "barack_obama/obama.jpg", "barack_obama/obama2.jpg", "vendor_data", "customer-42")
 
 	b := newBrowser(t, e.srv.URL)
@@ -278,6 +279,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 		if got := b.text("#status"); got != "Approved" {
 			t.Fatalf("status %q", got)
+		}
+		if got := b.text("#threshold"); got != "55.50" {
+			t.Fatalf("threshold %q, want the call's 55.5", got)
 		}
 		if got := b.text("#metadata"); !strings.Contains(got, `"flow": "signup"`) {
 			t.Fatalf("metadata %q", got)

@@ -197,7 +197,7 @@ func (c *Console) session(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
-	d := sessionData{Session: s, App: app, Images: images, Threshold: facematch.DefaultThreshold, Deliveries: deliveries}
+	d := sessionData{Session: s, App: app, Images: images, Threshold: s.Threshold, Deliveries: deliveries}
 	if s.FaceMatch.Score != nil {
 		d.ScorePct = *s.FaceMatch.Score
 	}

@@ -82,7 +82,7 @@ func (db *DB) QuerySessions(ctx context.Context, f facematch.SessionQuery) (face
 }
 
 // sessionColumns are the columns scanSession reads.
-const sessionColumns = `s.id, s.app_id, s.number, s.vendor_data, s.metadata, s.face_match, s.created_us`
+const sessionColumns = `s.id, s.app_id, s.number, s.vendor_data, s.metadata, s.face_match, s.created_us, s.threshold`
 
 // scanSession reads the columns of sessionColumns.
 func scanSession(row pgx.Row) (facematch.Session, error) {
@@ -92,7 +92,7 @@ func scanSession(row pgx.Row) (facematch.Session, error) {
 		fm       string
 		created  int64
 	)
-	if err := row.Scan(&s.ID, &s.AppID, &s.Number, &s.VendorData, &metadata, &fm, &created); err != nil {
+	if err := row.Scan(&s.ID, &s.AppID, &s.Number, &s.VendorData, &metadata, &fm, &created, &s.Threshold); err != nil {
 		return s, err
 	}
 	if metadata != nil {

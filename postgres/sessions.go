@@ -34,8 +34,8 @@ func (db *DB) CreateSession(ctx context.Context, ns facematch.NewSession) (facem
 			return err
 		}
 		b := &pgx.Batch{}
-		b.Queue(`INSERT INTO sessions (id, app_id, number, vendor_data, metadata, face_match, created_us) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			s.ID, s.AppID, s.Number, s.VendorData, metadata, string(fm), micros(s.CreatedAt))
+		b.Queue(`INSERT INTO sessions (id, app_id, number, vendor_data, metadata, face_match, created_us, threshold) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			s.ID, s.AppID, s.Number, s.VendorData, metadata, string(fm), micros(s.CreatedAt), s.Threshold)
 		b.Queue(`INSERT INTO session_images (session_id, kind, content_type, data) VALUES ($1, $2, $3, $4), ($1, $5, $6, $7)`,
 			s.ID, facematch.ImageSource, ns.Source.ContentType, ns.Source.Data, facematch.ImageTarget, ns.Target.ContentType, ns.Target.Data)
 		if ns.WebhookBody != nil {
@@ -72,8 +72,8 @@ func (db *DB) Session(ctx context.Context, appID, id string) (facematch.Session,
 		fm       string
 		created  int64
 	)
-	err := db.pool.QueryRow(ctx, `SELECT id, app_id, number, vendor_data, metadata, face_match, created_us FROM sessions WHERE id = $1 AND app_id = $2`, id, appID).
-		Scan(&s.ID, &s.AppID, &s.Number, &s.VendorData, &metadata, &fm, &created)
+	err := db.pool.QueryRow(ctx, `SELECT id, app_id, number, vendor_data, metadata, face_match, created_us, threshold FROM sessions WHERE id = $1 AND app_id = $2`, id, appID).
+		Scan(&s.ID, &s.AppID, &s.Number, &s.VendorData, &metadata, &fm, &created, &s.Threshold)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return s, notFound("session")
 	}

@@ -116,7 +116,7 @@ func (s *Server) liveFaceMatch(ctx context.Context, live liveCall, caller facema
 	if form.save {
 		sess := facematch.Session{
 			ID: requestID, AppID: caller.App.ID, VendorData: form.vendorData, Metadata: form.metadata,
-			CreatedAt: now, FaceMatch: fm,
+			CreatedAt: now, FaceMatch: fm, Threshold: form.threshold,
 		}
 		_, err = live.sessions.CreateSession(final, facematch.NewSession{
 			Session: sess,

@@ -89,7 +89,7 @@ func (db *DB) QuerySessions(ctx context.Context, f facematch.SessionQuery) (_ fa
 }
 
 // sessionColumns are the columns scanSession reads.
-const sessionColumns = `id, app_id, number, vendor_data, metadata, face_match, created_us`
+const sessionColumns = `id, app_id, number, vendor_data, metadata, face_match, created_us, threshold`
 
 // countSessions counts what a filter selects: from the kept counts when it only scopes the list
 // to an application or an organization, by the indexes otherwise.
@@ -100,7 +100,7 @@ func (db *DB) countSessions(ctx context.Context, f facematch.SessionQuery, where
 	return db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM sessions s`+where, args...)
 }
 
-// scanSession reads the columns id, app_id, number, vendor_data, metadata, face_match, created_us.
+// scanSession reads the columns of sessionColumns.
 func scanSession(sc interface{ Scan(...any) error }) (facematch.Session, error) {
 	var (
 		s        facematch.Session
@@ -109,7 +109,7 @@ func scanSession(sc interface{ Scan(...any) error }) (facematch.Session, error) 
 		fm       string
 		created  int64
 	)
-	if err := sc.Scan(&s.ID, &s.AppID, &s.Number, &vendor, &metadata, &fm, &created); err != nil {
+	if err := sc.Scan(&s.ID, &s.AppID, &s.Number, &vendor, &metadata, &fm, &created, &s.Threshold); err != nil {
 		return s, err
 	}
 	if vendor.Valid {

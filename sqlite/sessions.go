@@ -30,8 +30,8 @@ func (db *DB) CreateSession(ctx context.Context, ns facematch.NewSession) (_ fac
 			Scan(&s.Number); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, app_id, number, vendor_data, metadata, face_match, created_us) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			s.ID, s.AppID, s.Number, vendor, metadata, string(fm), micros(s.CreatedAt)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, app_id, number, vendor_data, metadata, face_match, created_us, threshold) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			s.ID, s.AppID, s.Number, vendor, metadata, string(fm), micros(s.CreatedAt), s.Threshold); err != nil {
 			return err
 		}
 		for kind, img := range map[string]facematch.StoredImage{facematch.ImageSource: ns.Source, facematch.ImageTarget: ns.Target} {
@@ -64,8 +64,8 @@ func (db *DB) Session(ctx context.Context, appID, id string) (_ facematch.Sessio
 		fm       string
 		created  int64
 	)
-	err = db.read.QueryRowContext(ctx, `SELECT id, app_id, number, vendor_data, metadata, face_match, created_us FROM sessions WHERE id = ? AND app_id = ?`, id, appID).
-		Scan(&s.ID, &s.AppID, &s.Number, &vendor, &metadata, &fm, &created)
+	err = db.read.QueryRowContext(ctx, `SELECT id, app_id, number, vendor_data, metadata, face_match, created_us, threshold FROM sessions WHERE id = ? AND app_id = ?`, id, appID).
+		Scan(&s.ID, &s.AppID, &s.Number, &vendor, &metadata, &fm, &created, &s.Threshold)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, notFound("session")
 	}

@@ -252,7 +252,7 @@ func testConsoleReads(t *testing.T, open Open) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := r.SessionByID(ctx, sess.ID); err != nil || got.AppID != app.ID || got.Number != sess.Number {
+	if got, err := r.SessionByID(ctx, sess.ID); err != nil || got.AppID != app.ID || got.Number != sess.Number || got.Threshold != sess.Threshold {
 		t.Fatalf("%+v %v", got, err)
 	}
 	_, err = r.SessionByID(ctx, requestID())

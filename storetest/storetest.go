@@ -117,7 +117,7 @@ func save(t *testing.T, s facematch.Store, o facematch.Organization, app facemat
 	vendor := "user-123"
 	return s.CreateSession(ctx, facematch.NewSession{
 		Session: facematch.Session{ID: id, AppID: app.ID, VendorData: &vendor, Metadata: []byte(`{"flow":"login"}`),
-			CreatedAt: at, FaceMatch: facematch.FaceMatch{Status: "Approved", Score: &score, Warnings: []facematch.Warning{}}},
+			CreatedAt: at, FaceMatch: facematch.FaceMatch{Status: "Approved", Score: &score, Warnings: []facematch.Warning{}}, Threshold: 42.5},
 		Source: facematch.StoredImage{ContentType: "image/png", Data: []byte("ref\x00\xff")},
 		Target: facematch.StoredImage{ContentType: "image/jpeg", Data: []byte("user")},
 		Credit: r,
@@ -359,7 +359,7 @@ func testSessionRoundTripAndDelete(t *testing.T, open Open) {
 		}
 		got, err := other.Session(ctx, a.ID, sess.ID)
 		if err != nil || got.Number != sess.Number || *got.FaceMatch.Score != 87.35 || got.FaceMatch.Status != "Approved" ||
-			*got.VendorData != "user-123" || string(got.Metadata) != `{"flow":"login"}` || !got.CreatedAt.Equal(at) {
+			*got.VendorData != "user-123" || string(got.Metadata) != `{"flow":"login"}` || !got.CreatedAt.Equal(at) || got.Threshold != 42.5 {
 			t.Fatalf("%+v, %v", got, err)
 		}
 		if _, err := other.Session(ctx, stranger.ID, sess.ID); true {
