@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/facematch/facematch/internal/tfjs"
 )
 
 // InputSize is the width and height, in pixels, of the face crop the network reads.
@@ -87,7 +89,7 @@ type mainBlock struct {
 // Load reads the TensorFlow.js weights manifest and the shard it describes, and checks that
 // they hold exactly the tensors of the network, with the shapes it needs.
 func Load(manifestPath, shardPath string) (*Net, error) {
-	tensors, err := readTensors(manifestPath, shardPath)
+	tensors, err := tfjs.ReadTensors(manifestPath, shardPath)
 	if err != nil {
 		return nil, err
 	}
@@ -101,12 +103,12 @@ func Load(manifestPath, shardPath string) (*Net, error) {
 		case !ok:
 			firstErr = fmt.Errorf("tensor %q missing from %s", name, manifestPath)
 			return nil
-		case !slices.Equal(t.shape, shape):
-			firstErr = fmt.Errorf("tensor %q has shape %v, want %v", name, t.shape, shape)
+		case !slices.Equal(t.Shape, shape):
+			firstErr = fmt.Errorf("tensor %q has shape %v, want %v", name, t.Shape, shape)
 			return nil
 		}
 		used++
-		return t.data
+		return t.Data
 	}
 	sep := func(prefix string, in, out int) separableConv {
 		return separableConv{

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"image"
 	"slices"
+
+	"github.com/facematch/facematch/internal/tfjs"
 )
 
 // ChipSize is the width and height, in pixels, of the aligned face chips the network reads.
@@ -51,7 +53,7 @@ type residualBlock struct {
 
 // Load reads a TensorFlow.js weights manifest and the weights file it describes.
 func Load(manifestPath, weightsPath string) (*Net, error) {
-	tensors, err := readManifestTensors(manifestPath, weightsPath)
+	tensors, err := tfjs.ReadTensors(manifestPath, weightsPath)
 	if err != nil {
 		return nil, err
 	}
@@ -61,11 +63,11 @@ func Load(manifestPath, weightsPath string) (*Net, error) {
 		if !ok {
 			return nil, fmt.Errorf("tensor %q missing from %s", name, manifestPath)
 		}
-		if !slices.Equal(t.shape, shape) {
-			return nil, fmt.Errorf("tensor %q has shape %v, want %v", name, t.shape, shape)
+		if !slices.Equal(t.Shape, shape) {
+			return nil, fmt.Errorf("tensor %q has shape %v, want %v", name, t.Shape, shape)
 		}
 		used++
-		return t.data, nil
+		return t.Data, nil
 	}
 	unit := func(prefix string, in, out, kernel, stride int) (convUnit, error) {
 		u := convUnit{in: in, out: out, kernel: kernel, stride: stride}

@@ -1,4 +1,9 @@
-package tfjsnet
+// Package tfjs reads the tensors of a TensorFlow.js weights export (a manifest and its shards),
+// dequantized: what the project's plain-Go forward passes (the age/gender network, and the
+// recognition network that checks the converter) start from. It is deliberately not the
+// converter's reader (tools/convertmodel), so that those passes check the converter on a
+// code path of their own.
+package tfjs
 
 import (
 	"encoding/binary"
@@ -7,9 +12,6 @@ import (
 	"math"
 	"os"
 )
-
-// This reader is deliberately separate from tools/convertmodel's: the forward pass checks
-// the converter, so it must not share the converter's code path.
 
 type manifestGroup struct {
 	Paths   []string        `json:"paths"`
@@ -27,14 +29,16 @@ type manifestEntry struct {
 	} `json:"quantization"`
 }
 
-// tensor is one TensorFlow.js tensor, dequantized, in its original layout.
-type tensor struct {
-	shape []int
-	data  []float32
+// Tensor is one TensorFlow.js tensor, dequantized, in its original (row-major) layout.
+type Tensor struct {
+	Shape []int
+	Data  []float32
 }
 
-// readManifestTensors returns every tensor of a TensorFlow.js export by name.
-func readManifestTensors(manifestPath, weightsPath string) (map[string]tensor, error) {
+// ReadTensors returns every tensor of a TensorFlow.js export by name. Each entry is decoded
+// as its own quantization field says: uint8 or uint16 (value = min + q * scale), float16, or
+// plain float32 when the field is absent.
+func ReadTensors(manifestPath, weightsPath string) (map[string]Tensor, error) {
 	raw, err := os.ReadFile(manifestPath)
 	if err != nil {
 		return nil, fmt.Errorf("read manifest: %w", err)
@@ -48,7 +52,7 @@ func readManifestTensors(manifestPath, weightsPath string) (map[string]tensor, e
 		return nil, fmt.Errorf("read weights: %w", err)
 	}
 
-	tensors := make(map[string]tensor)
+	tensors := make(map[string]Tensor)
 	pos := 0
 	for _, g := range groups {
 		for _, e := range g.Weights {
@@ -61,6 +65,9 @@ func readManifestTensors(manifestPath, weightsPath string) (map[string]tensor, e
 			}
 			if e.Dtype != "float32" {
 				return nil, fmt.Errorf("manifest %s: tensor %q has unsupported dtype %q", manifestPath, e.Name, e.Dtype)
+			}
+			if _, dup := tensors[e.Name]; dup {
+				return nil, fmt.Errorf("manifest %s: tensor %q listed twice", manifestPath, e.Name)
 			}
 			width := 4
 			if q := e.Quantization; q != nil {
@@ -82,19 +89,20 @@ func readManifestTensors(manifestPath, weightsPath string) (map[string]tensor, e
 			b := weights[pos : pos+n*width]
 			pos += n * width
 			data := make([]float32, n)
+			q := e.Quantization
 			for i := range data {
 				switch {
-				case e.Quantization == nil:
+				case q == nil:
 					data[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-				case e.Quantization.Dtype == "uint8":
-					data[i] = float32(*e.Quantization.Min + float64(b[i])**e.Quantization.Scale)
-				case e.Quantization.Dtype == "uint16":
-					data[i] = float32(*e.Quantization.Min + float64(binary.LittleEndian.Uint16(b[2*i:]))**e.Quantization.Scale)
+				case q.Dtype == "uint8":
+					data[i] = float32(*q.Min + float64(b[i])**q.Scale)
+				case q.Dtype == "uint16":
+					data[i] = float32(*q.Min + float64(binary.LittleEndian.Uint16(b[2*i:]))**q.Scale)
 				default:
 					data[i] = float16(binary.LittleEndian.Uint16(b[2*i:]))
 				}
 			}
-			tensors[e.Name] = tensor{shape: e.Shape, data: data}
+			tensors[e.Name] = Tensor{Shape: e.Shape, Data: data}
 		}
 	}
 	if pos != len(weights) {
