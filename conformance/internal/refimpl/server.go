@@ -177,6 +177,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, c caller) {
 		if method(http.MethodPost) {
 			s.faceMatch(w, r, c)
 		}
+	case len(parts) == 2 && parts[1] == "sessions":
+		if method(http.MethodGet) {
+			s.listSessions(w, r, c)
+		}
 	case len(parts) == 4 && parts[1] == "session" && parts[3] == "decision":
 		if method(http.MethodGet) {
 			s.getDecision(w, r, c, parts[2])
