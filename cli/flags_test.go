@@ -103,7 +103,7 @@ func TestWorkersDefaultIsGOMAXPROCS(t *testing.T) {
 	}
 }
 
-// --live-queue follows --workers unless given; --memory-limit reads sizes in bytes and off.
+// --live-queue follows --workers (twice, at least 8) unless given; --memory-limit reads sizes in bytes and off.
 func TestLiveQueueAndMemoryLimit(t *testing.T) {
 	cases := []struct {
 		env      []string
@@ -111,7 +111,8 @@ func TestLiveQueueAndMemoryLimit(t *testing.T) {
 		queue    int
 		memLimit int64
 	}{
-		{nil, []string{"--workers", "3"}, 6, defaultMemoryLimit},
+		{nil, []string{"--workers", "3"}, 8, 128 << 20},
+		{nil, []string{"--workers", "6"}, 12, 128 << 20},
 		{nil, []string{"--workers", "3", "--live-queue", "0", "--memory-limit", "off"}, 0, 0},
 		{[]string{"FACEMATCH_LIVE_QUEUE", "5", "FACEMATCH_MEMORY_LIMIT", "1GiB"}, nil, 5, 1 << 30},
 		{nil, []string{"--memory-limit", "300MB"}, -1, 300 << 20},
@@ -124,7 +125,7 @@ func TestLiveQueueAndMemoryLimit(t *testing.T) {
 		}
 		want := tc.queue
 		if want < 0 {
-			want = 2 * cfg.Workers
+			want = max(8, 2*cfg.Workers)
 		}
 		if cfg.LiveQueue != want || o.memoryLimit != tc.memLimit {
 			t.Fatalf("%v %v: live queue %d, memory limit %d; want %d, %d", tc.env, tc.args, cfg.LiveQueue, o.memoryLimit, want, tc.memLimit)

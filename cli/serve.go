@@ -53,7 +53,7 @@ func serveFlags(c *cmdContext, args []string) (serviceConfig, serveOptions, erro
 	mediaTTL := f.duration("media-url-ttl", server.DefaultMediaTTL, time.Second, false, "how long a signed image URL works")
 	publicURL := custom(f, "public-url", "", parseBaseURL, nil, "scheme and host that image URLs start with (default: the request's)")
 	maxInFlight := f.integer("max-inflight", server.DefaultMaxInFlight, 1, "requests whose bodies are held in memory at once; more wait their turn")
-	liveQueue := custom(f, "live-queue", -1, parseLiveQueue, showLiveQueue, "live face-match calls that may wait for a busy worker (default: twice --workers); more get 503 with Retry-After, unread and unbilled")
+	liveQueue := custom(f, "live-queue", -1, parseLiveQueue, showLiveQueue, "live face-match calls that may wait for a busy worker; more get 503 with Retry-After, unread and unbilled")
 	memoryLimit := custom(f, "memory-limit", defaultMemoryLimit, parseSize, showSize, "soft limit of the Go heap (e.g. 256MiB, or off): the collector works harder near it; the models live outside it (see docs/scaling.md)")
 	retention := f.duration("retention", 0, time.Minute, true, "delete saved sessions older than this, every hour, e.g. 30d (default: keep forever)")
 	shutdown := f.duration("shutdown-timeout", 30*time.Second, 0, false, "how long requests in flight may take to finish on shutdown")
@@ -64,7 +64,7 @@ func serveFlags(c *cmdContext, args []string) (serviceConfig, serveOptions, erro
 	}
 	o = serveOptions{addr: *addr, metricsAddr: *metricsAddr, retention: *retention, shutdown: *shutdown, cpuProfile: *cpuProfile, demo: *demo, memoryLimit: *memoryLimit}
 	if *liveQueue < 0 {
-		*liveQueue = 2 * *workers
+		*liveQueue = defaultLiveQueue(*workers)
 	}
 	return serviceConfig{
 		Store: f.store(), Models: *f.models, ReplicaLease: *replicaLease, Workers: *workers, SandboxOnly: *sandboxOnly, SandboxKey: *sandboxKey,
@@ -318,14 +318,19 @@ func parseLiveQueue(s string) (int, error) { return parseInt(s, 0) }
 // showLiveQueue shows --live-queue's default, which follows --workers.
 func showLiveQueue(n int) string {
 	if n < 0 {
-		return "twice --workers"
+		return "twice --workers, at least 8"
 	}
 	return strconv.Itoa(n)
 }
 
+// defaultLiveQueue is --live-queue's default: twice the workers, so that a burst finds a place,
+// and at least 8, the concurrent calls a client's test of its billing may send at once (the
+// conformance suite's); each waiting call holds little more than its body (docs/scaling.md).
+func defaultLiveQueue(workers int) int { return max(8, 2*workers) }
+
 // defaultMemoryLimit is --memory-limit's default: room for the heap of two workers decoding
 // photos and the requests waiting for them (measured in docs/scaling.md).
-const defaultMemoryLimit = 160 << 20
+const defaultMemoryLimit = 128 << 20
 
 // parseSize reads a size in bytes: a whole number with an optional unit B, KiB, MiB or GiB (KB,
 // MB and GB are read as the same powers of two), or "off" for none.

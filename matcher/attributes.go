@@ -24,6 +24,12 @@ const minScoreOverlap = 0.5
 // with scores on the detection image, and maps it to a confidence. A face whose window is not
 // found again keeps the threshold's score, 0: the detector did accept it.
 func (m *Matcher) score(sc *scorer, f *found, faces []Face) error {
+	if f.pass.cnn {
+		// The CNN network's memory is shared by the workers, one pass at a time (Matcher.cnn).
+		m.cnn.Lock()
+		defer m.cnn.Unlock()
+		sc = m.cnnScorer
+	}
 	dets, err := sc.run(f.img, f.pass.cnn, scoreAdjust)
 	if err != nil {
 		return err

@@ -65,6 +65,13 @@ type Matcher struct {
 	pool      chan *worker
 	all       []*worker
 	ageGender *agegender.Net // read-only, shared by the workers
+	// cnn serializes the CNN detector's passes, the last-resort fallback, on the CNN network of
+	// the first worker's recognizer and on cnnScorer: each network keeps its layers' outputs
+	// (tens of MB) between calls and a forward pass allocates as much again, so the workers
+	// sharing one bounds that memory to one pass, whatever the number of workers
+	// (docs/scaling.md).
+	cnn       sync.Mutex
+	cnnScorer *scorer
 }
 
 // worker is what one image is analysed with: go-face's recognizer and the detectors' scorer.
@@ -114,6 +121,10 @@ func New(cfg Config) (*Matcher, error) {
 		m.all = append(m.all, w)
 		m.pool <- w
 	}
+	if m.cnnScorer, err = newScorer(filepath.Join(cfg.Models, "mmod_human_face_detector.dat")); err != nil {
+		m.Close()
+		return nil, fmt.Errorf("loading models from %s: %w", cfg.Models, err)
+	}
 	return m, nil
 }
 
@@ -127,6 +138,10 @@ func (m *Matcher) Close() {
 		w.scorer.close()
 	}
 	m.all = nil
+	if m.cnnScorer != nil {
+		m.cnnScorer.close()
+		m.cnnScorer = nil
+	}
 }
 
 // Face is one face found in an image.
@@ -382,13 +397,17 @@ func (m *Matcher) detect(ctx context.Context, rec *face.Recognizer, work *imagin
 	return nil, nil
 }
 
-// recognize hands img to dlib as a JPEG and returns the faces of the pass's detector.
+// recognize hands img to dlib as a JPEG and returns the faces of the pass's detector. A CNN pass
+// runs on the first worker's recognizer, one at a time (Matcher.cnn); go-face guards each of a
+// recognizer's networks with a lock of its own, so the worker's other work goes on.
 func (m *Matcher) recognize(rec *face.Recognizer, img *image.RGBA, p pass) ([]face.Face, error) {
 	jpg := imaging.EncodeJPEG(img, m.cfg.Quality)
 	var faces []face.Face
 	var err error
 	if p.cnn {
-		faces, err = rec.RecognizeCNN(jpg)
+		m.cnn.Lock()
+		faces, err = m.all[0].rec.RecognizeCNN(jpg)
+		m.cnn.Unlock()
 	} else {
 		faces, err = rec.Recognize(jpg)
 	}

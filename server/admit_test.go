@@ -2,8 +2,10 @@ package server_test
 
 import (
 	"context"
+	"bytes"
 	"io"
 	"net/http"
+	"runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -139,4 +141,50 @@ func TestLiveAdmissionAnswersBeforeTheBody(t *testing.T) {
 	if got := e.credits(live.org.ID); got != 9 {
 		t.Fatalf("balance %d, want 9: one call answered 200, the refused one billed nothing", got)
 	}
+}
+
+// BenchmarkWaitingLiveCall measures what a live call holds while it waits for a worker: 32 calls
+// with two of the load tool's photos are parked in the matcher, and the Go heap they keep, after
+// a collection, is reported per call (held-B/call) beside the size of the body each one sent
+// (body-B/call). docs/scaling.md quotes it.
+func BenchmarkWaitingLiveCall(b *testing.B) {
+	const parked = 32
+	user, ref := photo(b, "barack_obama/obama1.jpg"), photo(b, "chaeyeon_dia/chaeyeon3.jpg")
+	user.field, ref.field = "user_image", "ref_image"
+	for range b.N {
+		held, bodyLen := waitingLiveCalls(b, parked, user, ref)
+		b.ReportMetric(held, "held-B/call")
+		b.ReportMetric(bodyLen, "body-B/call")
+	}
+}
+
+func waitingLiveCalls(b *testing.B, parked int, user, ref file) (held, bodyLen float64) {
+	gate := newGatedMatcher()
+	e := newEnv(b, withMatcher(gate), withMaxLive(parked), func(c *server.Config) { c.MaxInFlight = parked })
+	live := e.tenant(int64(parked), facematch.ModeLive)
+	body, ct := form(b, []file{user, ref})
+	data, _ := io.ReadAll(body)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var wg sync.WaitGroup
+	for range parked {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := http.DefaultClient.Do(e.request(http.MethodPost, "/v3/face-match/", live.key, bytes.NewReader(data), ct))
+			if err == nil {
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+			}
+		}()
+	}
+	for range parked {
+		<-gate.entered
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	close(gate.release)
+	wg.Wait()
+	return float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(parked), float64(len(data))
 }
