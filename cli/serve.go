@@ -54,7 +54,7 @@ func serveFlags(c *cmdContext, args []string) (serviceConfig, serveOptions, erro
 	publicURL := custom(f, "public-url", "", parseBaseURL, nil, "scheme and host that image URLs start with (default: the request's)")
 	maxInFlight := f.integer("max-inflight", server.DefaultMaxInFlight, 1, "requests whose bodies are held in memory at once; more wait their turn")
 	liveQueue := custom(f, "live-queue", -1, parseLiveQueue, showLiveQueue, "live face-match calls that may wait for a busy worker; more get 503 with Retry-After, unread and unbilled")
-	memoryLimit := custom(f, "memory-limit", defaultMemoryLimit, parseSize, showSize, "soft limit of the Go heap (e.g. 256MiB, or off): the collector works harder near it; the models live outside it (see docs/scaling.md)")
+	memoryLimit := custom(f, "memory-limit", -1, parseSize, showSize, "soft limit of the Go heap (e.g. 256MiB, or off): the collector works harder near it; the models live outside it (see docs/scaling.md)")
 	retention := f.duration("retention", 0, time.Minute, true, "delete saved sessions older than this, every hour, e.g. 30d (default: keep forever)")
 	shutdown := f.duration("shutdown-timeout", 30*time.Second, 0, false, "how long requests in flight may take to finish on shutdown")
 	cpuProfile := f.str("cpu-profile", "", "write a CPU profile of the whole run to this file (for performance work)")
@@ -65,6 +65,9 @@ func serveFlags(c *cmdContext, args []string) (serviceConfig, serveOptions, erro
 	o = serveOptions{addr: *addr, metricsAddr: *metricsAddr, retention: *retention, shutdown: *shutdown, cpuProfile: *cpuProfile, demo: *demo, memoryLimit: *memoryLimit}
 	if *liveQueue < 0 {
 		*liveQueue = defaultLiveQueue(*workers)
+	}
+	if o.memoryLimit < 0 {
+		o.memoryLimit = defaultMemoryLimit(*workers)
 	}
 	return serviceConfig{
 		Store: f.store(), Models: *f.models, ReplicaLease: *replicaLease, Workers: *workers, SandboxOnly: *sandboxOnly, SandboxKey: *sandboxKey,
@@ -328,9 +331,10 @@ func showLiveQueue(n int) string {
 // conformance suite's); each waiting call holds little more than its body (docs/scaling.md).
 func defaultLiveQueue(workers int) int { return max(8, 2*workers) }
 
-// defaultMemoryLimit is --memory-limit's default: room for the heap of two workers decoding
-// photos and the requests waiting for them (measured in docs/scaling.md).
-const defaultMemoryLimit = 128 << 20
+// defaultMemoryLimit is --memory-limit's default: 32 MiB of Go heap per worker (decoded photos,
+// the age/gender network's activations), at least 64 MiB for the requests around them. With two
+// workers under load the heap in use peaks near 57 MB (docs/scaling.md).
+func defaultMemoryLimit(workers int) int64 { return max(64, 32*int64(workers)) << 20 }
 
 // parseSize reads a size in bytes: a whole number with an optional unit B, KiB, MiB or GiB (KB,
 // MB and GB are read as the same powers of two), or "off" for none.
@@ -361,7 +365,10 @@ func parseSize(s string) (int64, error) {
 
 // showSize shows a size in MiB, or off.
 func showSize(n int64) string {
-	if n <= 0 {
+	if n < 0 {
+		return "32MiB per worker, at least 64MiB"
+	}
+	if n == 0 {
 		return "off"
 	}
 	if n%(1<<20) == 0 {
