@@ -111,9 +111,9 @@ func TestLiveQueueAndMemoryLimit(t *testing.T) {
 		queue    int
 		memLimit int64
 	}{
-		{nil, []string{"--workers", "1"}, 8, 64 << 20},
-		{nil, []string{"--workers", "3"}, 8, 96 << 20},
-		{nil, []string{"--workers", "6"}, 12, 192 << 20},
+		{nil, []string{"--workers", "1"}, 8, 40 << 20},
+		{nil, []string{"--workers", "3"}, 8, 60 << 20},
+		{nil, []string{"--workers", "6"}, 12, 120 << 20},
 		{nil, []string{"--workers", "3", "--live-queue", "0", "--memory-limit", "off"}, 0, 0},
 		{[]string{"FACEMATCH_LIVE_QUEUE", "5", "FACEMATCH_MEMORY_LIMIT", "1GiB"}, nil, 5, 1 << 30},
 		{nil, []string{"--memory-limit", "300MB"}, -1, 300 << 20},

@@ -331,10 +331,11 @@ func showLiveQueue(n int) string {
 // conformance suite's); each waiting call holds little more than its body (docs/scaling.md).
 func defaultLiveQueue(workers int) int { return max(8, 2*workers) }
 
-// defaultMemoryLimit is --memory-limit's default: 32 MiB of Go heap per worker (decoded photos,
-// the age/gender network's activations), at least 64 MiB for the requests around them. With two
-// workers under load the heap in use peaks near 57 MB (docs/scaling.md).
-func defaultMemoryLimit(workers int) int64 { return max(64, 32*int64(workers)) << 20 }
+// defaultMemoryLimit is --memory-limit's default: 20 MiB of Go heap per worker (decoded photos,
+// the age/gender network's activations), at least 40 MiB for the requests around them. With two
+// workers under load the heap in use stays near 25 MB, and this limit keeps the peak resident
+// memory under 400 MB (docs/scaling.md).
+func defaultMemoryLimit(workers int) int64 { return max(40, 20*int64(workers)) << 20 }
 
 // parseSize reads a size in bytes: a whole number with an optional unit B, KiB, MiB or GiB (KB,
 // MB and GB are read as the same powers of two), or "off" for none.
@@ -366,7 +367,7 @@ func parseSize(s string) (int64, error) {
 // showSize shows a size in MiB, or off.
 func showSize(n int64) string {
 	if n < 0 {
-		return "32MiB per worker, at least 64MiB"
+		return "20MiB per worker, at least 40MiB"
 	}
 	if n == 0 {
 		return "off"

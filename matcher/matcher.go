@@ -65,12 +65,13 @@ type Matcher struct {
 	pool      chan *worker
 	all       []*worker
 	ageGender *agegender.Net // read-only, shared by the workers
-	// cnn serializes the CNN detector's passes, the last-resort fallback, on the CNN network of
-	// the first worker's recognizer and on cnnScorer: each network keeps its layers' outputs
-	// (tens of MB) between calls and a forward pass allocates as much again, so the workers
-	// sharing one bounds that memory to one pass, whatever the number of workers
-	// (docs/scaling.md).
-	cnn       sync.Mutex
+	// cnn makes the CNN detector's passes, the last-resort fallback, exclusive: every analysis
+	// holds it for reading, and a CNN pass for writing, so that while one runs, on the CNN
+	// network of the first worker's recognizer and on cnnScorer, no other worker analyses. A
+	// pass allocates ~65 MB of convolution buffers and its networks keep ~28 MB of outputs:
+	// alone, it needs about as much as two workers' ordinary analyses, which bounds a replica's
+	// peak memory whatever the number of workers (docs/scaling.md).
+	cnn       sync.RWMutex
 	cnnScorer *scorer
 }
 
@@ -274,6 +275,8 @@ func (m *Matcher) Analyze(ctx context.Context, data []byte, rotate bool) (*Analy
 		return nil, ctx.Err()
 	}
 	defer func() { m.pool <- w }()
+	m.cnn.RLock()
+	defer m.cnn.RUnlock()
 	rec := w.rec
 
 	t := time.Now()
@@ -398,16 +401,14 @@ func (m *Matcher) detect(ctx context.Context, rec *face.Recognizer, work *imagin
 }
 
 // recognize hands img to dlib as a JPEG and returns the faces of the pass's detector. A CNN pass
-// runs on the first worker's recognizer, one at a time (Matcher.cnn); go-face guards each of a
-// recognizer's networks with a lock of its own, so the worker's other work goes on.
+// runs alone (Matcher.cnn) on the first worker's recognizer; go-face guards each of a
+// recognizer's networks with a lock of its own.
 func (m *Matcher) recognize(rec *face.Recognizer, img *image.RGBA, p pass) ([]face.Face, error) {
 	jpg := imaging.EncodeJPEG(img, m.cfg.Quality)
 	var faces []face.Face
 	var err error
 	if p.cnn {
-		m.cnn.Lock()
-		faces, err = m.all[0].rec.RecognizeCNN(jpg)
-		m.cnn.Unlock()
+		m.exclusive(func() { faces, err = m.all[0].rec.RecognizeCNN(jpg) })
 	} else {
 		faces, err = rec.Recognize(jpg)
 	}
@@ -415,6 +416,18 @@ func (m *Matcher) recognize(rec *face.Recognizer, img *image.RGBA, p pass) ([]fa
 		return nil, fmt.Errorf("dlib: %w", err)
 	}
 	return faces, nil
+}
+
+// exclusive runs f, from an analysis (which holds m.cnn for reading), with no other analysis
+// running: it trades its read hold for the write hold and back.
+func (m *Matcher) exclusive(f func()) {
+	m.cnn.RUnlock()
+	m.cnn.Lock()
+	defer func() {
+		m.cnn.Unlock()
+		m.cnn.RLock()
+	}()
+	f()
 }
 
 // largest is the area of the largest whole face of f, or of its largest face when none is whole,
