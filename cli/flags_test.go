@@ -40,6 +40,11 @@ func TestStrictFlagsAndVariables(t *testing.T) {
 		{"retention", nil, []string{"serve", "--retention", "30"}, "-retention"},
 		{"shutdown timeout (env)", []string{"FACEMATCH_SHUTDOWN_TIMEOUT", "-1s"}, []string{"serve"}, "FACEMATCH_SHUTDOWN_TIMEOUT"},
 		{"max inflight", nil, []string{"serve", "--max-inflight", "many"}, "-max-inflight"},
+		{"live queue negative", nil, []string{"serve", "--live-queue", "-1"}, "-live-queue"},
+		{"live queue (env)", []string{"FACEMATCH_LIVE_QUEUE", "lots"}, []string{"serve"}, "FACEMATCH_LIVE_QUEUE"},
+		{"memory limit without number", nil, []string{"serve", "--memory-limit", "MiB"}, "-memory-limit"},
+		{"memory limit unit unknown (env)", []string{"FACEMATCH_MEMORY_LIMIT", "300M"}, []string{"serve"}, "FACEMATCH_MEMORY_LIMIT"},
+		{"memory limit too small", nil, []string{"serve", "--memory-limit", "1MiB"}, "-memory-limit"},
 		{"sandbox key malformed", nil, []string{"serve", "--sandbox-key", "fm_sandbox_0123"}, "-sandbox-key"},
 		{"sandbox key of live form (env)", []string{"FACEMATCH_SANDBOX_KEY", "fm_live" + strings.TrimPrefix(sandboxKey, "fm_sandbox")}, []string{"serve", "--sandbox-only"}, "FACEMATCH_SANDBOX_KEY"},
 		{"sandbox key uppercase hex", nil, []string{"serve", "--sandbox-key", strings.ToUpper(sandboxKey[:11]) + sandboxKey[11:]}, "-sandbox-key"},
@@ -95,6 +100,37 @@ func TestWorkersDefaultIsGOMAXPROCS(t *testing.T) {
 	}
 	if cfg.Workers != 1 {
 		t.Fatalf("workers %d with GOMAXPROCS 1 (host CPUs %d)", cfg.Workers, runtime.NumCPU())
+	}
+}
+
+// --live-queue follows --workers (twice, at least 8) unless given; --memory-limit reads sizes in bytes and off.
+func TestLiveQueueAndMemoryLimit(t *testing.T) {
+	cases := []struct {
+		env      []string
+		args     []string
+		queue    int
+		memLimit int64
+	}{
+		{nil, []string{"--workers", "1"}, 8, 40 << 20},
+		{nil, []string{"--workers", "3"}, 8, 60 << 20},
+		{nil, []string{"--workers", "6"}, 12, 120 << 20},
+		{nil, []string{"--workers", "3", "--live-queue", "0", "--memory-limit", "off"}, 0, 0},
+		{[]string{"FACEMATCH_LIVE_QUEUE", "5", "FACEMATCH_MEMORY_LIMIT", "1GiB"}, nil, 5, 1 << 30},
+		{nil, []string{"--memory-limit", "300MB"}, -1, 300 << 20},
+		{nil, []string{"--memory-limit", "268435456"}, -1, 256 << 20},
+	}
+	for _, tc := range cases {
+		cfg, o, err := serveFlags(&cmdContext{getenv: env(tc.env...)}, tc.args)
+		if err != nil {
+			t.Fatalf("%v %v: %v", tc.env, tc.args, err)
+		}
+		want := tc.queue
+		if want < 0 {
+			want = max(8, 2*cfg.Workers)
+		}
+		if cfg.LiveQueue != want || o.memoryLimit != tc.memLimit {
+			t.Fatalf("%v %v: live queue %d, memory limit %d; want %d, %d", tc.env, tc.args, cfg.LiveQueue, o.memoryLimit, want, tc.memLimit)
+		}
 	}
 }
 

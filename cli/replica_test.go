@@ -61,7 +61,7 @@ type launching struct {
 func launchReplica(t *testing.T, bin, dbURL string, extra ...string) *launching {
 	t.Helper()
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--database-url", dbURL,
-		"--models", modelsDir(), "--workers", "1", "--allow-private-webhooks"}, extra...)
+		"--models", modelsDir(), "--workers", "1", "--allow-private-webhooks", "--live-queue", "64"}, extra...)
 	cmd := exec.Command(bin, args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

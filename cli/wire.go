@@ -38,6 +38,9 @@ type serviceConfig struct {
 	MediaTTL             time.Duration
 	PublicURL            string
 	MaxInFlight          int
+	// LiveQueue is how many live calls may wait for a busy worker (serve --live-queue); the
+	// server admits Workers + LiveQueue live calls at once.
+	LiveQueue int
 	// MetricsElsewhere leaves /metrics off the API's port (--metrics-addr serves it).
 	MetricsElsewhere bool
 }
@@ -79,11 +82,13 @@ func wire(ctx context.Context, cfg serviceConfig, logger *slog.Logger) (_ *servi
 	}
 
 	var m facematch.Matcher // a nil *matcher.Matcher must not become a non-nil interface
+	maxLive := 0
 	if !cfg.SandboxOnly {
 		if s.matcher, err = matcher.New(matcher.Config{Models: cfg.Models, Workers: cfg.Workers, Observe: s.metrics.ObserveStage}); err != nil {
 			return nil, err
 		}
 		m = s.matcher
+		maxLive = s.matcher.Workers() + cfg.LiveQueue
 	}
 	sb, err := sandbox.New()
 	if err != nil {
@@ -96,7 +101,7 @@ func wire(ctx context.Context, cfg serviceConfig, logger *slog.Logger) (_ *servi
 	s.server, err = server.New(ctx, server.Config{
 		Store: s.store, Matcher: m, Sandbox: sb, Metrics: s.metrics, Logger: logger, Guard: guard, Notify: s.dispatcher.Notify,
 		WriteLimit: cfg.WriteLimit, ReadLimit: cfg.ReadLimit, Window: cfg.RateWindow, MediaTTL: cfg.MediaTTL,
-		PublicURL: cfg.PublicURL, MaxInFlight: cfg.MaxInFlight, MetricsElsewhere: cfg.MetricsElsewhere,
+		PublicURL: cfg.PublicURL, MaxInFlight: cfg.MaxInFlight, MaxLive: maxLive, MetricsElsewhere: cfg.MetricsElsewhere,
 	})
 	if err != nil {
 		return nil, err

@@ -24,7 +24,14 @@ const minScoreOverlap = 0.5
 // with scores on the detection image, and maps it to a confidence. A face whose window is not
 // found again keeps the threshold's score, 0: the detector did accept it.
 func (m *Matcher) score(sc *scorer, f *found, faces []Face) error {
-	dets, err := sc.run(f.img, f.pass.cnn, scoreAdjust)
+	var dets []detection
+	var err error
+	if f.pass.cnn {
+		// A CNN pass runs alone, on the network the workers share (Matcher.cnn).
+		m.exclusive(func() { dets, err = m.cnnScorer.run(f.img, true, scoreAdjust) })
+	} else {
+		dets, err = sc.run(f.img, false, scoreAdjust)
+	}
 	if err != nil {
 		return err
 	}

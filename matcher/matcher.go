@@ -65,6 +65,14 @@ type Matcher struct {
 	pool      chan *worker
 	all       []*worker
 	ageGender *agegender.Net // read-only, shared by the workers
+	// cnn makes the CNN detector's passes, the last-resort fallback, exclusive: every analysis
+	// holds it for reading, and a CNN pass for writing, so that while one runs, on the CNN
+	// network of the first worker's recognizer and on cnnScorer, no other worker analyses. A
+	// pass allocates ~65 MB of convolution buffers and its networks keep ~28 MB of outputs:
+	// alone, it needs about as much as two workers' ordinary analyses, which bounds a replica's
+	// peak memory whatever the number of workers (docs/scaling.md).
+	cnn       sync.RWMutex
+	cnnScorer *scorer
 }
 
 // worker is what one image is analysed with: go-face's recognizer and the detectors' scorer.
@@ -114,6 +122,10 @@ func New(cfg Config) (*Matcher, error) {
 		m.all = append(m.all, w)
 		m.pool <- w
 	}
+	if m.cnnScorer, err = newScorer(filepath.Join(cfg.Models, "mmod_human_face_detector.dat")); err != nil {
+		m.Close()
+		return nil, fmt.Errorf("loading models from %s: %w", cfg.Models, err)
+	}
 	return m, nil
 }
 
@@ -127,6 +139,10 @@ func (m *Matcher) Close() {
 		w.scorer.close()
 	}
 	m.all = nil
+	if m.cnnScorer != nil {
+		m.cnnScorer.close()
+		m.cnnScorer = nil
+	}
 }
 
 // Face is one face found in an image.
@@ -259,6 +275,8 @@ func (m *Matcher) Analyze(ctx context.Context, data []byte, rotate bool) (*Analy
 		return nil, ctx.Err()
 	}
 	defer func() { m.pool <- w }()
+	m.cnn.RLock()
+	defer m.cnn.RUnlock()
 	rec := w.rec
 
 	t := time.Now()
@@ -382,13 +400,15 @@ func (m *Matcher) detect(ctx context.Context, rec *face.Recognizer, work *imagin
 	return nil, nil
 }
 
-// recognize hands img to dlib as a JPEG and returns the faces of the pass's detector.
+// recognize hands img to dlib as a JPEG and returns the faces of the pass's detector. A CNN pass
+// runs alone (Matcher.cnn) on the first worker's recognizer; go-face guards each of a
+// recognizer's networks with a lock of its own.
 func (m *Matcher) recognize(rec *face.Recognizer, img *image.RGBA, p pass) ([]face.Face, error) {
 	jpg := imaging.EncodeJPEG(img, m.cfg.Quality)
 	var faces []face.Face
 	var err error
 	if p.cnn {
-		faces, err = rec.RecognizeCNN(jpg)
+		m.exclusive(func() { faces, err = m.all[0].rec.RecognizeCNN(jpg) })
 	} else {
 		faces, err = rec.Recognize(jpg)
 	}
@@ -396,6 +416,18 @@ func (m *Matcher) recognize(rec *face.Recognizer, img *image.RGBA, p pass) ([]fa
 		return nil, fmt.Errorf("dlib: %w", err)
 	}
 	return faces, nil
+}
+
+// exclusive runs f, from an analysis (which holds m.cnn for reading), with no other analysis
+// running: it trades its read hold for the write hold and back.
+func (m *Matcher) exclusive(f func()) {
+	m.cnn.RUnlock()
+	m.cnn.Lock()
+	defer func() {
+		m.cnn.Unlock()
+		m.cnn.RLock()
+	}()
+	f()
 }
 
 // largest is the area of the largest whole face of f, or of its largest face when none is whole,

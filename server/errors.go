@@ -54,7 +54,8 @@ func retryAfterSeconds(d time.Duration) int {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if e, ok := facematch.Coded(err); ok {
 		if a, ok := errorAnswers[e.Code]; ok {
-			if e.Code == facematch.ETHROTTLED {
+			// Over the rate limit, and a live call refused for want of a worker (admitLive).
+			if e.Code == facematch.ETHROTTLED || (e.Code == facematch.EUNAVAILABLE && e.RetryAfter > 0) {
 				w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(e.RetryAfter)))
 			}
 			writeJSON(w, a.status, a.body(e))

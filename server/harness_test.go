@@ -93,7 +93,7 @@ func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unloc
 // env is one API server on a temp data folder, served over real HTTP, with the real matcher and
 // SQLite, a clock tests can move, and helpers to seed tenants.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	db    *sqlite.DB
 	srv   *httptest.Server
 	clock *clock
@@ -117,7 +117,7 @@ func withLimits(write, read int) envOption {
 	return func(c *server.Config) { c.WriteLimit, c.ReadLimit = write, read }
 }
 
-func newEnv(t *testing.T, opts ...envOption) *env {
+func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, t.TempDir())
@@ -221,7 +221,7 @@ type response struct {
 	body   []byte
 }
 
-func (r response) json(t *testing.T) map[string]any {
+func (r response) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.body, &m); err != nil {
@@ -297,7 +297,7 @@ type file struct {
 }
 
 // form is a multipart body; fields are sent in order, repeated names included.
-func form(t *testing.T, files []file, fields ...string) (io.Reader, string) {
+func form(t testing.TB, files []file, fields ...string) (io.Reader, string) {
 	t.Helper()
 	var buf bytes.Buffer
 	w := multipart.NewWriter(&buf)
@@ -327,7 +327,7 @@ func (e *env) faceMatch(key string, user, ref file, fields ...string) response {
 }
 
 // photo is a shared fixture photo as a form file.
-func photo(t *testing.T, rel string) file {
+func photo(t testing.TB, rel string) file {
 	t.Helper()
 	return file{name: filepath.Base(rel), data: shared.Read(t, "fixtures", "faces", rel)}
 }
@@ -350,14 +350,14 @@ func (e *env) get(url string) response {
 	return e.do(req)
 }
 
-func wantStatus(t *testing.T, r response, status int) {
+func wantStatus(t testing.TB, r response, status int) {
 	t.Helper()
 	if r.status != status {
 		t.Fatalf("status %d, want %d; body %.600s", r.status, status, r.body)
 	}
 }
 
-func wantBody(t *testing.T, r response, body string) {
+func wantBody(t testing.TB, r response, body string) {
 	t.Helper()
 	var got, want any
 	json.Unmarshal(r.body, &got)
@@ -372,7 +372,7 @@ func wantBody(t *testing.T, r response, body string) {
 }
 
 // faceMatchOf decodes the face_match object of a 200.
-func faceMatchOf(t *testing.T, r response) facematch.FaceMatchResponse {
+func faceMatchOf(t testing.TB, r response) facematch.FaceMatchResponse {
 	t.Helper()
 	var fm facematch.FaceMatchResponse
 	if err := json.Unmarshal(r.body, &fm); err != nil {

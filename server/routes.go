@@ -30,7 +30,7 @@ func (s *Server) routes() http.Handler {
 	r.Handle("/media/sessions/{sessionId}/{image}", s.handleMedia(st)).Methods(http.MethodGet)
 
 	// The API, behind a key.
-	r.Handle("/v3/face-match/", s.validate(s.handleFaceMatch(st, st, s.cfg.Matcher, s.cfg.Sandbox))).Methods(http.MethodPost)
+	r.Handle("/v3/face-match/", s.admitLive(s.validate(s.handleFaceMatch(st, st, s.cfg.Matcher, s.cfg.Sandbox)))).Methods(http.MethodPost)
 	r.Handle("/v3/sessions/", s.validate(s.handleListSessions(st))).Methods(http.MethodGet)
 	r.Handle("/v3/session/{sessionId}/decision/", s.validate(s.handleDecision(st))).Methods(http.MethodGet)
 	r.Handle("/v3/session/{sessionId}/delete/", s.validate(s.handleDeleteSession(st, st))).Methods(http.MethodDelete)

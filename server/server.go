@@ -57,6 +57,10 @@ type Config struct {
 	Notify func()
 	// MaxInFlight bounds the requests whose bodies are held in memory at once.
 	MaxInFlight int
+	// MaxLive bounds the live face-match calls held at once, waiting or matching: the matcher's
+	// workers plus the places to wait for one (serve --live-queue). A live call past it is
+	// answered 503 with Retry-After before its body is read. 0 means no bound.
+	MaxLive int
 	// MetricsElsewhere leaves /metrics off the API's port: the caller serves Metrics.Handler on
 	// a listener of its own (serve --metrics-addr).
 	MetricsElsewhere bool
@@ -68,7 +72,8 @@ type Server struct {
 	handler  http.Handler
 	oaRouter routers.Router
 	mediaKey []byte
-	bodies   chan struct{} // one token per body held in memory
+	bodies   chan struct{}  // one token per body held in memory
+	live     *liveAdmission // nil when Config.MaxLive is 0
 }
 
 // New builds a Server: it loads the embedded OpenAPI document and the deployment's key for
@@ -120,6 +125,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("media signing key: %w", err)
 	}
 	s := &Server{cfg: cfg, oaRouter: oaRouter, mediaKey: key, bodies: make(chan struct{}, cfg.MaxInFlight)}
+	if cfg.MaxLive > 0 {
+		s.live = newLiveAdmission(cfg.MaxLive)
+	}
 	s.handler = s.routes()
 	return s, nil
 }

@@ -4,7 +4,11 @@
 // only (-allow-remote overrides) and stops by itself after -duration and/or -requests.
 //
 //	go run ./tools/loadgen -url http://127.0.0.1:8080 -live-key fm_live_... -sandbox-key fm_sandbox_... \
-//	    -concurrency 16 -duration 60s -mix sandbox=60,live=20,decision=20
+//	    -concurrency 16 -duration 60s -mix sandbox=60,live=20,decision=20 -server-pid $(pgrep -n facematch)
+//
+// -server-pid prints the server's peak resident memory after the run. A 503 with Retry-After
+// (the server's live queue was full) is counted apart, not as a failure, and its client waits
+// as told before its next request.
 //
 // Live calls spend a credit each and every call counts against the key's rate limit (300 writes
 // and 600 reads a minute by default): start the server for a load run with raised limits, e.g.
@@ -45,6 +49,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	images := fs.String("images", "", "folder of photos to send (default ../shared/fixtures/faces)")
 	maxImage := fs.Int64("max-image-bytes", 100<<10, "send only photos of at most this size")
 	timeout := fs.Duration("timeout", 2*time.Minute, "bound on one request")
+	serverPID := fs.Int("server-pid", 0, "print the peak resident memory (VmHWM) of this process, the server, after the run (Linux)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -72,6 +77,12 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 			return 2
 		}
 	}
+	if *serverPID > 0 {
+		if _, err := load.PeakRSS(*serverPID); err != nil {
+			fmt.Fprintln(stderr, "loadgen: -server-pid:", err)
+			return 2
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	fmt.Fprintf(stdout, "loadgen: %s, concurrency %d, %s, mix %s, %d photos\n", cfg.URL, cfg.Concurrency, bounds(cfg), *mixFlag, len(cfg.Images))
@@ -89,6 +100,14 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return 2
 	}
 	rep.Print(stdout)
+	if *serverPID > 0 {
+		peak, err := load.PeakRSS(*serverPID)
+		if err != nil {
+			fmt.Fprintln(stderr, "loadgen: -server-pid:", err)
+			return 2
+		}
+		fmt.Fprintf(stdout, "server peak resident memory (VmHWM of pid %d): %d MB\n", *serverPID, peak>>20)
+	}
 	if rep.Failed() {
 		fmt.Fprintf(stderr, "loadgen: %d answers were 5xx and %d requests got no answer\n", rep.ServerErrors(), rep.Total.Errors)
 		return 1

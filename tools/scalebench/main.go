@@ -107,7 +107,7 @@ func run(bin, models string, d time.Duration, clients, workers int, storesOnly b
 		var servers []*server
 		for range s.replicas {
 			args := append([]string{"serve", "--addr", "ADDR", "--data", data, "--models", models, "--workers", fmt.Sprint(workers),
-				"--write-limit", "100000000", "--read-limit", "100000000"}, store...)
+				"--write-limit", "100000000", "--read-limit", "100000000", "--live-queue", "64"}, store...)
 			if s.pg {
 				// Replicas keep data folders of their own: nothing in them is shared.
 				args[4] = filepath.Join(data, fmt.Sprint("replica", len(servers)))

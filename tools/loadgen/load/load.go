@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -98,7 +99,10 @@ type Result struct {
 	// SessionID is the request_id of a live 200 (a saved session), or the session a decision
 	// asked for.
 	SessionID string
-	Err       error
+	// RetryAfter is the wait a 503 asked for (the server's admission control refused the call);
+	// the client that made the request waits that long before its next one.
+	RetryAfter time.Duration
+	Err        error
 }
 
 // RouteStats is what one route did.
@@ -122,9 +126,13 @@ type Report struct {
 	Total *RouteStats
 	// Substituted counts decision requests sent as live calls because no session existed yet.
 	Substituted int
+	// Refused counts the 503 answers with Retry-After: calls the server turned away at once
+	// because its workers and their queue were full (serve --live-queue), billing nothing.
+	Refused int
 }
 
-// ServerErrors counts the 5xx answers of the run.
+// ServerErrors counts the 5xx answers of the run, but for the refusals with Retry-After, which
+// are the server shedding load as designed, not failing.
 func (r Report) ServerErrors() int {
 	n := 0
 	for code, c := range r.Total.Statuses {
@@ -132,7 +140,7 @@ func (r Report) ServerErrors() int {
 			n += c
 		}
 	}
-	return n
+	return n - r.Refused
 }
 
 // Failed tells whether the run saw a 5xx or a request without an answer.
@@ -167,7 +175,29 @@ func (r Report) Print(w io.Writer) {
 	if r.Substituted > 0 {
 		fmt.Fprintf(w, "%d decision requests were sent as live calls: no session existed yet\n", r.Substituted)
 	}
+	if r.Refused > 0 {
+		fmt.Fprintf(w, "%d calls were refused with 503 and Retry-After (the server's queue was full); their clients waited as told\n", r.Refused)
+	}
 	fmt.Fprintf(w, "5xx: %d\n", r.ServerErrors())
+}
+
+// PeakRSS is the peak resident memory of process pid (VmHWM of /proc/<pid>/status, Linux), in
+// bytes.
+func PeakRSS(pid int) (int64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb int64
+			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kb); err != nil {
+				return 0, fmt.Errorf("VmHWM of pid %d: %q", pid, line)
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
 }
 
 // CheckLoopback refuses a URL whose host is not a loopback address (by name, the host must
@@ -323,6 +353,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		sessions []string
 		sent     int
 		subs     int
+		refused  int
 	)
 	for _, r := range Routes {
 		stats[r] = &RouteStats{Statuses: map[int]int{}}
@@ -387,16 +418,29 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 				if res.Route == Live && res.Status == http.StatusOK && res.SessionID != "" {
 					sessions = append(sessions, res.SessionID)
 				}
+				if res.RetryAfter > 0 {
+					refused++
+				}
 				mu.Unlock()
 				if cfg.OnResult != nil {
 					cfg.OnResult(res)
+				}
+				if res.RetryAfter > 0 {
+					// A client told to come back later does so, as a real one would; the end
+					// of the run cuts the wait.
+					t := time.NewTimer(res.RetryAfter)
+					select {
+					case <-t.C:
+					case <-runCtx.Done():
+						t.Stop()
+					}
 				}
 			}
 		}()
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	rep := Report{Elapsed: elapsed, Concurrency: cfg.Concurrency, Routes: stats, Substituted: subs, Total: &RouteStats{Statuses: map[int]int{}}}
+	rep := Report{Elapsed: elapsed, Concurrency: cfg.Concurrency, Routes: stats, Substituted: subs, Refused: refused, Total: &RouteStats{Statuses: map[int]int{}}}
 	for _, r := range Routes {
 		s := stats[r]
 		s.summarize(elapsed)
@@ -468,6 +512,11 @@ func do(ctx context.Context, client *http.Client, base string, cfg Config, route
 		return res
 	}
 	res.Status = resp.StatusCode
+	if resp.StatusCode == http.StatusServiceUnavailable {
+		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
+			res.RetryAfter = time.Duration(s) * time.Second
+		}
+	}
 	if route == Live && resp.StatusCode == http.StatusOK {
 		var v struct {
 			RequestID string `json:"request_id"`

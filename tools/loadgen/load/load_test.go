@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -138,5 +139,54 @@ func TestRunBounds(t *testing.T) {
 	}
 	if m, err := ParseMix("sandbox=60,live=20,decision=20"); err != nil || m[Decision] != 20 {
 		t.Fatal(m, err)
+	}
+}
+
+// A 503 with Retry-After is the server shedding load: it is counted apart, is not a failure,
+// and its client waits as told before its next request; a 503 without it is a failure.
+func TestRefusalsWithRetryAfter(t *testing.T) {
+	var calls atomic.Int64
+	unavailable := func(retryAfter string) string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			calls.Add(1)
+			if retryAfter != "" {
+				w.Header().Set("Retry-After", retryAfter)
+			}
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	rep, err := Run(context.Background(), Config{
+		URL: unavailable("1"), LiveKey: "k", Concurrency: 2, Duration: 2500 * time.Millisecond, Mix: Mix{Live: 1}, Images: testImages(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two clients each waiting a second after every refusal make at most three calls each.
+	if rep.Refused != rep.Total.Requests || rep.Failed() || rep.ServerErrors() != 0 || calls.Load() > 6 {
+		t.Fatalf("refused %d of %d, failed %v, %d calls", rep.Refused, rep.Total.Requests, rep.Failed(), calls.Load())
+	}
+	var out strings.Builder
+	rep.Print(&out)
+	if !strings.Contains(out.String(), "refused with 503 and Retry-After") {
+		t.Fatalf("report:\n%s", out.String())
+	}
+	rep, err = Run(context.Background(), Config{
+		URL: unavailable(""), LiveKey: "k", Concurrency: 1, Requests: 2, Mix: Mix{Live: 1}, Images: testImages(t),
+	})
+	if err != nil || rep.Refused != 0 || !rep.Failed() {
+		t.Fatalf("a plain 503: %v, refused %d, failed %v", err, rep.Refused, rep.Failed())
+	}
+}
+
+// PeakRSS reads a process's high-water mark of resident memory.
+func TestPeakRSS(t *testing.T) {
+	peak, err := PeakRSS(os.Getpid())
+	if err != nil || peak < 1<<20 {
+		t.Fatalf("peak %d, %v", peak, err)
+	}
+	if _, err := PeakRSS(-1); err == nil {
+		t.Fatal("no error for a process that does not exist")
 	}
 }
