@@ -13,7 +13,8 @@ import (
 )
 
 // CreateAccount stores a console account; the email is kept lower-case and must be free.
-func (db *DB) CreateAccount(ctx context.Context, a facematch.Account) (facematch.Account, error) {
+func (db *DB) CreateAccount(ctx context.Context, a facematch.Account) (_ facematch.Account, err error) {
+	defer wrapOp(&err, "postgres.CreateAccount")
 	a.ID = newID()
 	a.Email = strings.ToLower(strings.TrimSpace(a.Email))
 	a.CreatedAt = db.Now().UTC()
@@ -33,12 +34,13 @@ func (db *DB) CreateAccount(ctx context.Context, a facematch.Account) (facematch
 const accountColumns = `a.id, a.org_id, a.email, a.admin, a.password_hash, a.created_us`
 
 // AccountByEmail returns the account of an email, whatever its case.
-func (db *DB) AccountByEmail(ctx context.Context, email string) (facematch.Account, error) {
+func (db *DB) AccountByEmail(ctx context.Context, email string) (_ facematch.Account, err error) {
+	defer wrapOp(&err, "postgres.AccountByEmail")
 	var (
 		a       facematch.Account
 		created int64
 	)
-	err := db.pool.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts a WHERE a.email = $1`, strings.ToLower(strings.TrimSpace(email))).
+	err = db.pool.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts a WHERE a.email = $1`, strings.ToLower(strings.TrimSpace(email))).
 		Scan(&a.ID, &a.OrgID, &a.Email, &a.Admin, &a.PasswordHash, &created)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return a, notFound("account")
@@ -48,9 +50,10 @@ func (db *DB) AccountByEmail(ctx context.Context, email string) (facematch.Accou
 }
 
 // LoginLockedUntil returns the end of the email's lock when it is still locked at now.
-func (db *DB) LoginLockedUntil(ctx context.Context, email string, now time.Time) (*time.Time, error) {
+func (db *DB) LoginLockedUntil(ctx context.Context, email string, now time.Time) (_ *time.Time, err error) {
+	defer wrapOp(&err, "postgres.LoginLockedUntil")
 	var until int64
-	err := db.pool.QueryRow(ctx, `SELECT until_us FROM login_locks WHERE email = $1 AND until_us > $2`, strings.ToLower(email), micros(now)).Scan(&until)
+	err = db.pool.QueryRow(ctx, `SELECT until_us FROM login_locks WHERE email = $1 AND until_us > $2`, strings.ToLower(email), micros(now)).Scan(&until)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -64,10 +67,11 @@ func (db *DB) LoginLockedUntil(ctx context.Context, email string, now time.Time)
 // LoginFailed records a failed login of an email and locks it when it is the max-th within
 // window. Failures of one email are counted one after the other across replicas: the
 // transaction holds an advisory lock on the email.
-func (db *DB) LoginFailed(ctx context.Context, email string, now time.Time, max int, window, lockFor time.Duration) (*time.Time, error) {
+func (db *DB) LoginFailed(ctx context.Context, email string, now time.Time, max int, window, lockFor time.Duration) (_ *time.Time, err error) {
+	defer wrapOp(&err, "postgres.LoginFailed")
 	email = strings.ToLower(email)
 	var locked *time.Time
-	err := db.tx(ctx, func(tx pgx.Tx) error {
+	err = db.tx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('login:' || $1, 0))`, email); err != nil {
 			return err
 		}
@@ -96,13 +100,15 @@ func (db *DB) LoginFailed(ctx context.Context, email string, now time.Time, max 
 }
 
 // LoginSucceeded forgets an email's failed logins.
-func (db *DB) LoginSucceeded(ctx context.Context, email string) error {
-	_, err := db.pool.Exec(ctx, `DELETE FROM login_failures WHERE email = $1`, strings.ToLower(email))
+func (db *DB) LoginSucceeded(ctx context.Context, email string) (err error) {
+	defer wrapOp(&err, "postgres.LoginSucceeded")
+	_, err = db.pool.Exec(ctx, `DELETE FROM login_failures WHERE email = $1`, strings.ToLower(email))
 	return err
 }
 
 // CreateLogin stores a console session, and drops expired ones.
-func (db *DB) CreateLogin(ctx context.Context, l facematch.Login) error {
+func (db *DB) CreateLogin(ctx context.Context, l facematch.Login) (err error) {
+	defer wrapOp(&err, "postgres.CreateLogin")
 	return db.tx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM console_logins WHERE expires_us <= $1`, micros(l.CreatedAt)); err != nil {
 			return err
@@ -114,13 +120,14 @@ func (db *DB) CreateLogin(ctx context.Context, l facematch.Login) error {
 }
 
 // LoginByToken returns an unexpired console session and its account.
-func (db *DB) LoginByToken(ctx context.Context, tokenHash []byte, now time.Time) (facematch.Login, facematch.Account, error) {
+func (db *DB) LoginByToken(ctx context.Context, tokenHash []byte, now time.Time) (_ facematch.Login, _ facematch.Account, err error) {
+	defer wrapOp(&err, "postgres.LoginByToken")
 	var (
 		l                            facematch.Login
 		a                            facematch.Account
 		created, expires, accCreated int64
 	)
-	err := db.pool.QueryRow(ctx, `SELECT l.token_hash, l.account_id, l.csrf, l.created_us, l.expires_us, `+accountColumns+`
+	err = db.pool.QueryRow(ctx, `SELECT l.token_hash, l.account_id, l.csrf, l.created_us, l.expires_us, `+accountColumns+`
 		FROM console_logins l JOIN accounts a ON a.id = l.account_id WHERE l.token_hash = $1 AND l.expires_us > $2`, tokenHash, micros(now)).
 		Scan(&l.TokenHash, &l.AccountID, &l.CSRF, &created, &expires, &a.ID, &a.OrgID, &a.Email, &a.Admin, &a.PasswordHash, &accCreated)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -131,7 +138,8 @@ func (db *DB) LoginByToken(ctx context.Context, tokenHash []byte, now time.Time)
 }
 
 // DeleteLogin ends a console session.
-func (db *DB) DeleteLogin(ctx context.Context, tokenHash []byte) error {
-	_, err := db.pool.Exec(ctx, `DELETE FROM console_logins WHERE token_hash = $1`, tokenHash)
+func (db *DB) DeleteLogin(ctx context.Context, tokenHash []byte) (err error) {
+	defer wrapOp(&err, "postgres.DeleteLogin")
+	_, err = db.pool.Exec(ctx, `DELETE FROM console_logins WHERE token_hash = $1`, tokenHash)
 	return err
 }

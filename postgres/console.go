@@ -11,7 +11,8 @@ import (
 )
 
 // ListOrganizations lists every organization with its balance, oldest first.
-func (db *DB) ListOrganizations(ctx context.Context) ([]facematch.Organization, error) {
+func (db *DB) ListOrganizations(ctx context.Context) (_ []facematch.Organization, err error) {
+	defer wrapOp(&err, "postgres.ListOrganizations")
 	rows, err := db.pool.Query(ctx, `SELECT id, name, credits, created_us FROM organizations ORDER BY created_us, id`)
 	if err != nil {
 		return nil, err
@@ -34,7 +35,8 @@ func (db *DB) ListOrganizations(ctx context.Context) ([]facematch.Organization, 
 
 // ListApplications lists an organization's applications, oldest first; ENOTFOUND when there is
 // no such organization.
-func (db *DB) ListApplications(ctx context.Context, orgID string) ([]facematch.Application, error) {
+func (db *DB) ListApplications(ctx context.Context, orgID string) (_ []facematch.Application, err error) {
+	defer wrapOp(&err, "postgres.ListApplications")
 	if _, err := db.Organization(ctx, orgID); err != nil {
 		return nil, err
 	}
@@ -61,7 +63,8 @@ func (db *DB) ListApplications(ctx context.Context, orgID string) ([]facematch.A
 
 // ListAPIKeys lists an application's keys, oldest first, with when each last had a request
 // counted (kept by a trigger on rate_events); ENOTFOUND when there is no such application.
-func (db *DB) ListAPIKeys(ctx context.Context, appID string) ([]facematch.KeyInfo, error) {
+func (db *DB) ListAPIKeys(ctx context.Context, appID string) (_ []facematch.KeyInfo, err error) {
+	defer wrapOp(&err, "postgres.ListAPIKeys")
 	app, err := db.Application(ctx, appID)
 	if err != nil {
 		return nil, err
@@ -96,7 +99,8 @@ func optTime(us *int64) *time.Time {
 }
 
 // SessionByID returns a session whatever its application.
-func (db *DB) SessionByID(ctx context.Context, id string) (facematch.Session, error) {
+func (db *DB) SessionByID(ctx context.Context, id string) (_ facematch.Session, err error) {
+	defer wrapOp(&err, "postgres.SessionByID")
 	s, err := scanSession(db.pool.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions s WHERE s.id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return s, notFound("session")
@@ -105,13 +109,15 @@ func (db *DB) SessionByID(ctx context.Context, id string) (facematch.Session, er
 }
 
 // SessionDeliveries lists a session's webhook deliveries, oldest first, with their attempts.
-func (db *DB) SessionDeliveries(ctx context.Context, sessionID string) ([]facematch.DeliveryLog, error) {
+func (db *DB) SessionDeliveries(ctx context.Context, sessionID string) (_ []facematch.DeliveryLog, err error) {
+	defer wrapOp(&err, "postgres.SessionDeliveries")
 	return db.deliveryLogs(ctx, `WHERE d.session_id = $1 ORDER BY d.created_us, d.id`, sessionID)
 }
 
 // DestinationDeliveries lists a destination's latest deliveries, newest first, with their
 // attempts.
-func (db *DB) DestinationDeliveries(ctx context.Context, destinationID string, limit int) ([]facematch.DeliveryLog, error) {
+func (db *DB) DestinationDeliveries(ctx context.Context, destinationID string, limit int) (_ []facematch.DeliveryLog, err error) {
+	defer wrapOp(&err, "postgres.DestinationDeliveries")
 	return db.deliveryLogs(ctx, `WHERE d.destination_id = $1 ORDER BY d.created_us DESC, d.id LIMIT $2`, destinationID, limit)
 }
 
@@ -166,17 +172,19 @@ func (db *DB) deliveryLogs(ctx context.Context, clause string, args ...any) ([]f
 }
 
 // EnqueueDelivery queues one event for one destination, due now.
-func (db *DB) EnqueueDelivery(ctx context.Context, destinationID, event string, body []byte) (string, error) {
+func (db *DB) EnqueueDelivery(ctx context.Context, destinationID, event string, body []byte) (_ string, err error) {
+	defer wrapOp(&err, "postgres.EnqueueDelivery")
 	id := newID()
 	now := micros(db.Now())
-	_, err := db.pool.Exec(ctx, `INSERT INTO webhook_deliveries (id, destination_id, session_id, event, body, state, next_attempt_us, created_us) VALUES ($1, $2, '', $3, $4, 'pending', $5, $5)`,
+	_, err = db.pool.Exec(ctx, `INSERT INTO webhook_deliveries (id, destination_id, session_id, event, body, state, next_attempt_us, created_us) VALUES ($1, $2, '', $3, $4, 'pending', $5, $5)`,
 		id, destinationID, event, body, now)
 	return id, err
 }
 
 // DailyCounts counts an organization's saved calls per UTC day from from on, by outcome: no
 // face when there was no score, otherwise the status.
-func (db *DB) DailyCounts(ctx context.Context, orgID string, from time.Time) ([]facematch.DayCount, error) {
+func (db *DB) DailyCounts(ctx context.Context, orgID string, from time.Time) (_ []facematch.DayCount, err error) {
+	defer wrapOp(&err, "postgres.DailyCounts")
 	const day = int64(24 * time.Hour / time.Microsecond)
 	rows, err := db.pool.Query(ctx, `
 		SELECT created_us / $1 AS day,
@@ -205,18 +213,20 @@ func (db *DB) DailyCounts(ctx context.Context, orgID string, from time.Time) ([]
 }
 
 // RecordAudit appends an entry to the audit log.
-func (db *DB) RecordAudit(ctx context.Context, e facematch.AuditEntry) error {
+func (db *DB) RecordAudit(ctx context.Context, e facematch.AuditEntry) (err error) {
+	defer wrapOp(&err, "postgres.RecordAudit")
 	if e.At.IsZero() {
 		e.At = db.Now()
 	}
-	_, err := db.pool.Exec(ctx, `INSERT INTO audit_log (at_us, actor, org_id, action, target, detail) VALUES ($1, $2, $3, $4, $5, $6)`,
+	_, err = db.pool.Exec(ctx, `INSERT INTO audit_log (at_us, actor, org_id, action, target, detail) VALUES ($1, $2, $3, $4, $5, $6)`,
 		micros(e.At), e.Actor, e.OrgID, e.Action, e.Target, e.Detail)
 	return err
 }
 
 // AuditLog lists the latest entries, newest first, of one organization or, with orgID empty,
 // of all.
-func (db *DB) AuditLog(ctx context.Context, orgID string, limit int) ([]facematch.AuditEntry, error) {
+func (db *DB) AuditLog(ctx context.Context, orgID string, limit int) (_ []facematch.AuditEntry, err error) {
+	defer wrapOp(&err, "postgres.AuditLog")
 	rows, err := db.pool.Query(ctx, `SELECT id, at_us, actor, org_id, action, target, detail FROM audit_log
 		WHERE $1 = '' OR org_id = $1 ORDER BY at_us DESC, id DESC LIMIT $2`, orgID, limit)
 	if err != nil {

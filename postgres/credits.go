@@ -12,7 +12,8 @@ import (
 // ReserveCredit takes one credit from the organization into a reservation held under this
 // handle's lease, in one statement: the conditional decrement locks the organization's row,
 // so no interleaving of calls, on any replica, can overdraw the balance (FM-BILL-2).
-func (db *DB) ReserveCredit(ctx context.Context, orgID, requestID string) (facematch.Reservation, error) {
+func (db *DB) ReserveCredit(ctx context.Context, orgID, requestID string) (_ facematch.Reservation, err error) {
+	defer wrapOp(&err, "postgres.ReserveCredit")
 	r := facematch.Reservation{ID: newID(), OrgID: orgID}
 	tag, err := db.pool.Exec(ctx, `
 		WITH o AS (UPDATE organizations SET credits = credits - 1 WHERE id = $2 AND credits > 0 RETURNING id)
@@ -41,14 +42,16 @@ func (db *DB) consume(ctx context.Context, q queryer, r facematch.Reservation) e
 }
 
 // ConsumeCredit makes a reservation final.
-func (db *DB) ConsumeCredit(ctx context.Context, r facematch.Reservation) error {
+func (db *DB) ConsumeCredit(ctx context.Context, r facematch.Reservation) (err error) {
+	defer wrapOp(&err, "postgres.ConsumeCredit")
 	return db.consume(ctx, db.pool, r)
 }
 
 // ReleaseCredit returns a reserved credit to its organization; a reservation already gone is
 // left alone, so releasing twice gives back one credit.
-func (db *DB) ReleaseCredit(ctx context.Context, r facematch.Reservation) error {
-	_, err := db.pool.Exec(ctx, `
+func (db *DB) ReleaseCredit(ctx context.Context, r facematch.Reservation) (err error) {
+	defer wrapOp(&err, "postgres.ReleaseCredit")
+	_, err = db.pool.Exec(ctx, `
 		WITH r AS (DELETE FROM credit_reservations WHERE id = $1 RETURNING org_id)
 		UPDATE organizations o SET credits = o.credits + 1 FROM r WHERE o.id = r.org_id`, r.ID)
 	return err

@@ -12,9 +12,10 @@ import (
 const reclaimLock int64 = 0x666d7265636c6169
 
 // RenewLease takes or extends this handle's lease until ttl from now (FM-SCALE-3).
-func (db *DB) RenewLease(ctx context.Context, ttl time.Duration) error {
+func (db *DB) RenewLease(ctx context.Context, ttl time.Duration) (err error) {
+	defer wrapOp(&err, "postgres.RenewLease")
 	now := db.Now()
-	_, err := db.pool.Exec(ctx, `
+	_, err = db.pool.Exec(ctx, `
 		INSERT INTO replica_leases (owner, expires_us, started_us, host, pid) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (owner) DO UPDATE SET expires_us = EXCLUDED.expires_us`,
 		db.owner, micros(now.Add(ttl)), micros(now), host(), os.Getpid())
@@ -57,7 +58,8 @@ func (db *DB) ReclaimLapsed(ctx context.Context) (credits, deliveries int, err e
 
 // EndLease drops this handle's lease. What it still held (nothing, after a clean stop) is
 // given back by the next ReclaimLapsed of any server.
-func (db *DB) EndLease(ctx context.Context) error {
-	_, err := db.pool.Exec(ctx, `DELETE FROM replica_leases WHERE owner = $1`, db.owner)
+func (db *DB) EndLease(ctx context.Context) (err error) {
+	defer wrapOp(&err, "postgres.EndLease")
+	_, err = db.pool.Exec(ctx, `DELETE FROM replica_leases WHERE owner = $1`, db.owner)
 	return err
 }

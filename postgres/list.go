@@ -51,7 +51,8 @@ func sessionWhere(f facematch.SessionQuery) (string, []any) {
 
 // QuerySessions returns one page of the sessions a filter selects, newest first, and how many
 // it selects (FM-SES-5, FM-CON-2).
-func (db *DB) QuerySessions(ctx context.Context, f facematch.SessionQuery) (facematch.SessionPage, error) {
+func (db *DB) QuerySessions(ctx context.Context, f facematch.SessionQuery) (_ facematch.SessionPage, err error) {
+	defer wrapOp(&err, "postgres.QuerySessions")
 	page := facematch.SessionPage{Sessions: []facematch.Session{}}
 	where, args := sessionWhere(f)
 	if err := db.pool.QueryRow(ctx, `SELECT COUNT(*) FROM sessions s`+where, args...).Scan(&page.Count); err != nil {

@@ -72,7 +72,8 @@ func (db *DB) Close() error {
 }
 
 // Ping checks that the database answers.
-func (db *DB) Ping(ctx context.Context) error {
+func (db *DB) Ping(ctx context.Context) (err error) {
+	defer wrapOp(&err, "postgres.Ping")
 	return db.pool.Ping(ctx)
 }
 
@@ -121,7 +122,8 @@ func (db *DB) tx(ctx context.Context, fn func(pgx.Tx) error) error {
 
 // Secret returns the named deployment secret, creating 32 random bytes on first use. Replicas
 // asking at once agree: the first insert wins and the others read it.
-func (db *DB) Secret(ctx context.Context, name string) ([]byte, error) {
+func (db *DB) Secret(ctx context.Context, name string) (_ []byte, err error) {
+	defer wrapOp(&err, "postgres.Secret")
 	fresh := make([]byte, 32)
 	if _, err := rand.Read(fresh); err != nil {
 		return nil, err
@@ -130,12 +132,13 @@ func (db *DB) Secret(ctx context.Context, name string) ([]byte, error) {
 		return nil, err
 	}
 	var value []byte
-	err := db.pool.QueryRow(ctx, `SELECT value FROM secrets WHERE name = $1`, name).Scan(&value)
+	err = db.pool.QueryRow(ctx, `SELECT value FROM secrets WHERE name = $1`, name).Scan(&value)
 	return value, err
 }
 
 // Tables lists the tables of the database, for tests and operators that check what is kept.
-func (db *DB) Tables(ctx context.Context) ([]string, error) {
+func (db *DB) Tables(ctx context.Context) (_ []string, err error) {
+	defer wrapOp(&err, "postgres.Tables")
 	rows, err := db.pool.Query(ctx, `SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename`)
 	if err != nil {
 		return nil, err
@@ -158,4 +161,10 @@ func notFound(what string) error {
 func host() string {
 	h, _ := os.Hostname()
 	return h
+}
+
+// wrapOp records in *err, when set, the store method it came from, so that a logged internal
+// error names the operation that failed beside its cause.
+func wrapOp(err *error, op string) {
+	*err = facematch.WrapOp(op, *err)
 }

@@ -14,7 +14,8 @@ import (
 // CreateSession writes the session, both images, its webhook deliveries and the consumption
 // of its credit in one transaction: either all of it is there after a crash, or none
 // (FM-SES-1, FM-WH-4). Everything after the session's number is sent as one batch.
-func (db *DB) CreateSession(ctx context.Context, ns facematch.NewSession) (facematch.Session, error) {
+func (db *DB) CreateSession(ctx context.Context, ns facematch.NewSession) (_ facematch.Session, err error) {
+	defer wrapOp(&err, "postgres.CreateSession")
 	s := ns.Session
 	fm, err := json.Marshal(s.FaceMatch)
 	if err != nil {
@@ -65,14 +66,15 @@ func (db *DB) CreateSession(ctx context.Context, ns facematch.NewSession) (facem
 }
 
 // Session returns a session of the application.
-func (db *DB) Session(ctx context.Context, appID, id string) (facematch.Session, error) {
+func (db *DB) Session(ctx context.Context, appID, id string) (_ facematch.Session, err error) {
+	defer wrapOp(&err, "postgres.Session")
 	var (
 		s        facematch.Session
 		metadata *string
 		fm       string
 		created  int64
 	)
-	err := db.pool.QueryRow(ctx, `SELECT id, app_id, number, vendor_data, metadata, face_match, created_us, threshold FROM sessions WHERE id = $1 AND app_id = $2`, id, appID).
+	err = db.pool.QueryRow(ctx, `SELECT id, app_id, number, vendor_data, metadata, face_match, created_us, threshold FROM sessions WHERE id = $1 AND app_id = $2`, id, appID).
 		Scan(&s.ID, &s.AppID, &s.Number, &s.VendorData, &metadata, &fm, &created, &s.Threshold)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return s, notFound("session")
@@ -88,9 +90,10 @@ func (db *DB) Session(ctx context.Context, appID, id string) (facematch.Session,
 }
 
 // SessionImage returns one stored image of a session.
-func (db *DB) SessionImage(ctx context.Context, sessionID, kind string) (facematch.StoredImage, error) {
+func (db *DB) SessionImage(ctx context.Context, sessionID, kind string) (_ facematch.StoredImage, err error) {
+	defer wrapOp(&err, "postgres.SessionImage")
 	var img facematch.StoredImage
-	err := db.pool.QueryRow(ctx, `SELECT content_type, data FROM session_images WHERE session_id = $1 AND kind = $2`, sessionID, kind).
+	err = db.pool.QueryRow(ctx, `SELECT content_type, data FROM session_images WHERE session_id = $1 AND kind = $2`, sessionID, kind).
 		Scan(&img.ContentType, &img.Data)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return img, notFound("image")
@@ -99,7 +102,8 @@ func (db *DB) SessionImage(ctx context.Context, sessionID, kind string) (facemat
 }
 
 // DeleteSession removes a session of the application with its images.
-func (db *DB) DeleteSession(ctx context.Context, appID, id string) error {
+func (db *DB) DeleteSession(ctx context.Context, appID, id string) (err error) {
+	defer wrapOp(&err, "postgres.DeleteSession")
 	tag, err := db.pool.Exec(ctx, `DELETE FROM sessions WHERE id = $1 AND app_id = $2`, id, appID)
 	if err == nil && tag.RowsAffected() == 0 {
 		err = notFound("session")

@@ -11,7 +11,8 @@ import (
 )
 
 // CreateOrganization creates an organization with an initial balance, recorded as a grant.
-func (db *DB) CreateOrganization(ctx context.Context, name string, credits int64) (facematch.Organization, error) {
+func (db *DB) CreateOrganization(ctx context.Context, name string, credits int64) (_ facematch.Organization, err error) {
+	defer wrapOp(&err, "postgres.CreateOrganization")
 	name = strings.TrimSpace(name)
 	if name == "" {
 		return facematch.Organization{}, facematch.Errorf(facematch.EINVALID, "an organization needs a name")
@@ -20,7 +21,7 @@ func (db *DB) CreateOrganization(ctx context.Context, name string, credits int64
 		return facematch.Organization{}, facematch.Errorf(facematch.EINVALID, "initial credits must not be negative")
 	}
 	o := facematch.Organization{ID: newID(), Name: name, Credits: credits, CreatedAt: db.Now().UTC()}
-	err := db.tx(ctx, func(tx pgx.Tx) error {
+	err = db.tx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO organizations (id, name, credits, created_us) VALUES ($1, $2, $3, $4)`,
 			o.ID, o.Name, o.Credits, micros(o.CreatedAt)); err != nil {
 			return err
@@ -39,9 +40,10 @@ func grant(ctx context.Context, tx pgx.Tx, orgID string, amount, atUS int64) err
 }
 
 // AddCredits changes a balance by amount; removing more than the balance holds is refused.
-func (db *DB) AddCredits(ctx context.Context, orgID string, amount int64) (facematch.Organization, error) {
+func (db *DB) AddCredits(ctx context.Context, orgID string, amount int64) (_ facematch.Organization, err error) {
+	defer wrapOp(&err, "postgres.AddCredits")
 	var o facematch.Organization
-	err := db.tx(ctx, func(tx pgx.Tx) error {
+	err = db.tx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE organizations SET credits = credits + $1 WHERE id = $2 AND credits + $1 >= 0`, amount, orgID)
 		if err != nil {
 			return err
@@ -79,12 +81,14 @@ func organization(ctx context.Context, q queryer, id string) (facematch.Organiza
 }
 
 // Organization returns an organization and its balance.
-func (db *DB) Organization(ctx context.Context, id string) (facematch.Organization, error) {
+func (db *DB) Organization(ctx context.Context, id string) (_ facematch.Organization, err error) {
+	defer wrapOp(&err, "postgres.Organization")
 	return organization(ctx, db.pool, id)
 }
 
 // CreateApplication creates an application of an organization.
-func (db *DB) CreateApplication(ctx context.Context, orgID, name string, mode facematch.Mode) (facematch.Application, error) {
+func (db *DB) CreateApplication(ctx context.Context, orgID, name string, mode facematch.Mode) (_ facematch.Application, err error) {
+	defer wrapOp(&err, "postgres.CreateApplication")
 	name = strings.TrimSpace(name)
 	if name == "" {
 		return facematch.Application{}, facematch.Errorf(facematch.EINVALID, "an application needs a name")
@@ -103,13 +107,14 @@ func (db *DB) CreateApplication(ctx context.Context, orgID, name string, mode fa
 }
 
 // Application returns an application.
-func (db *DB) Application(ctx context.Context, id string) (facematch.Application, error) {
+func (db *DB) Application(ctx context.Context, id string) (_ facematch.Application, err error) {
+	defer wrapOp(&err, "postgres.Application")
 	var (
 		a       facematch.Application
 		mode    string
 		created int64
 	)
-	err := db.pool.QueryRow(ctx, `SELECT id, org_id, name, mode, created_us FROM applications WHERE id = $1`, id).
+	err = db.pool.QueryRow(ctx, `SELECT id, org_id, name, mode, created_us FROM applications WHERE id = $1`, id).
 		Scan(&a.ID, &a.OrgID, &a.Name, &mode, &created)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return a, notFound("application " + id)
@@ -119,7 +124,8 @@ func (db *DB) Application(ctx context.Context, id string) (facematch.Application
 }
 
 // CreateAPIKey stores a key (its id and the hash of its secret) for an application.
-func (db *DB) CreateAPIKey(ctx context.Context, k facematch.APIKey) (facematch.APIKey, error) {
+func (db *DB) CreateAPIKey(ctx context.Context, k facematch.APIKey) (_ facematch.APIKey, err error) {
+	defer wrapOp(&err, "postgres.CreateAPIKey")
 	k.CreatedAt = db.Now().UTC()
 	tag, err := db.pool.Exec(ctx, `INSERT INTO api_keys (id, app_id, secret_hash, created_us)
 		SELECT $1, id, $3, $4 FROM applications WHERE id = $2`,
@@ -131,7 +137,8 @@ func (db *DB) CreateAPIKey(ctx context.Context, k facematch.APIKey) (facematch.A
 }
 
 // RevokeAPIKey revokes a key; revoking it again is harmless.
-func (db *DB) RevokeAPIKey(ctx context.Context, id string) error {
+func (db *DB) RevokeAPIKey(ctx context.Context, id string) (err error) {
+	defer wrapOp(&err, "postgres.RevokeAPIKey")
 	tag, err := db.pool.Exec(ctx, `UPDATE api_keys SET revoked_us = COALESCE(revoked_us, $1) WHERE id = $2`, micros(db.Now()), id)
 	if err == nil && tag.RowsAffected() == 0 {
 		err = notFound("key " + id)
@@ -140,7 +147,8 @@ func (db *DB) RevokeAPIKey(ctx context.Context, id string) error {
 }
 
 // APIKey returns a key and its application, in one statement (every request runs it).
-func (db *DB) APIKey(ctx context.Context, id string) (facematch.APIKey, facematch.Application, error) {
+func (db *DB) APIKey(ctx context.Context, id string) (_ facematch.APIKey, _ facematch.Application, err error) {
+	defer wrapOp(&err, "postgres.APIKey")
 	var (
 		k                   facematch.APIKey
 		a                   facematch.Application
@@ -148,7 +156,7 @@ func (db *DB) APIKey(ctx context.Context, id string) (facematch.APIKey, facematc
 		revoked             *int64
 		mode                string
 	)
-	err := db.pool.QueryRow(ctx, `
+	err = db.pool.QueryRow(ctx, `
 		SELECT k.id, k.app_id, k.secret_hash, k.created_us, k.revoked_us, a.org_id, a.name, a.mode, a.created_us
 		FROM api_keys k JOIN applications a ON a.id = k.app_id WHERE k.id = $1`, id).
 		Scan(&k.ID, &k.AppID, &k.SecretHash, &keyCreated, &revoked, &a.OrgID, &a.Name, &mode, &appMade)

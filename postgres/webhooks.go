@@ -36,7 +36,8 @@ func events(list []string) []string {
 }
 
 // CreateDestination stores a new destination of an application.
-func (db *DB) CreateDestination(ctx context.Context, d facematch.Destination) (facematch.Destination, error) {
+func (db *DB) CreateDestination(ctx context.Context, d facematch.Destination) (_ facematch.Destination, err error) {
+	defer wrapOp(&err, "postgres.CreateDestination")
 	d.ID = newID()
 	d.CreatedAt = db.Now().UTC()
 	d.UpdatedAt = d.CreatedAt
@@ -53,7 +54,8 @@ func (db *DB) CreateDestination(ctx context.Context, d facematch.Destination) (f
 }
 
 // Destinations lists an application's destinations, oldest first.
-func (db *DB) Destinations(ctx context.Context, appID string) ([]facematch.Destination, error) {
+func (db *DB) Destinations(ctx context.Context, appID string) (_ []facematch.Destination, err error) {
+	defer wrapOp(&err, "postgres.Destinations")
 	rows, err := db.pool.Query(ctx, `SELECT `+destinationColumns+` FROM webhook_destinations WHERE app_id = $1 ORDER BY created_us, id`, appID)
 	if err != nil {
 		return nil, err
@@ -78,15 +80,17 @@ func destination(ctx context.Context, q queryer, appID, id string, lock bool) (f
 }
 
 // Destination returns one destination of an application.
-func (db *DB) Destination(ctx context.Context, appID, id string) (facematch.Destination, error) {
+func (db *DB) Destination(ctx context.Context, appID, id string) (_ facematch.Destination, err error) {
+	defer wrapOp(&err, "postgres.Destination")
 	return destination(ctx, db.pool, appID, id, false)
 }
 
 // UpdateDestination applies the fields of u that are set; the row is locked meanwhile, so
 // concurrent updates from several replicas each apply whole.
-func (db *DB) UpdateDestination(ctx context.Context, appID, id string, u facematch.DestinationUpdate) (facematch.Destination, error) {
+func (db *DB) UpdateDestination(ctx context.Context, appID, id string, u facematch.DestinationUpdate) (_ facematch.Destination, err error) {
+	defer wrapOp(&err, "postgres.UpdateDestination")
 	var d facematch.Destination
-	err := db.tx(ctx, func(tx pgx.Tx) error {
+	err = db.tx(ctx, func(tx pgx.Tx) error {
 		var err error
 		if d, err = destination(ctx, tx, appID, id, true); err != nil {
 			return err
@@ -118,7 +122,8 @@ func (db *DB) UpdateDestination(ctx context.Context, appID, id string, u facemat
 }
 
 // DeleteDestination removes a destination with its queue and history.
-func (db *DB) DeleteDestination(ctx context.Context, appID, id string) error {
+func (db *DB) DeleteDestination(ctx context.Context, appID, id string) (err error) {
+	defer wrapOp(&err, "postgres.DeleteDestination")
 	tag, err := db.pool.Exec(ctx, `DELETE FROM webhook_destinations WHERE id = $1 AND app_id = $2`, id, appID)
 	if err == nil && tag.RowsAffected() == 0 {
 		err = notFound("destination")
@@ -128,13 +133,14 @@ func (db *DB) DeleteDestination(ctx context.Context, appID, id string) error {
 
 // DeliverySummary sums up the attempts made to a destination; response times count only the
 // attempts that got an HTTP answer.
-func (db *DB) DeliverySummary(ctx context.Context, destinationID string) (facematch.DeliverySummary, error) {
+func (db *DB) DeliverySummary(ctx context.Context, destinationID string) (_ facematch.DeliverySummary, err error) {
+	defer wrapOp(&err, "postgres.DeliverySummary")
 	var (
 		s                facematch.DeliverySummary
 		minL, maxL, last *int64
 		avgL             *float64
 	)
-	err := db.pool.QueryRow(ctx, `
+	err = db.pool.QueryRow(ctx, `
 		SELECT COUNT(*), COUNT(*) FILTER (WHERE NOT ok),
 		       MIN(latency_us) FILTER (WHERE status_code > 0), AVG(latency_us) FILTER (WHERE status_code > 0)::float8,
 		       MAX(latency_us) FILTER (WHERE status_code > 0), MAX(at_us)
@@ -158,7 +164,8 @@ func (db *DB) DeliverySummary(ctx context.Context, destinationID string) (facema
 // one statement. Rows another replica is claiming at the same moment are skipped, not waited
 // for (FOR UPDATE SKIP LOCKED), so replicas drain the outbox side by side and each delivery
 // is attempted by one of them at a time (FM-SCALE-2).
-func (db *DB) ClaimDeliveries(ctx context.Context, limit int, lease time.Duration) ([]facematch.Delivery, error) {
+func (db *DB) ClaimDeliveries(ctx context.Context, limit int, lease time.Duration) (_ []facematch.Delivery, err error) {
+	defer wrapOp(&err, "postgres.ClaimDeliveries")
 	now := micros(db.Now())
 	rows, err := db.pool.Query(ctx, `
 		UPDATE webhook_deliveries d SET lease_until_us = $2, lease_owner = $3
@@ -181,7 +188,8 @@ func (db *DB) ClaimDeliveries(ctx context.Context, limit int, lease time.Duratio
 
 // FinishAttempt records an attempt and moves the delivery on: delivered, retried at retryAt,
 // or failed for good. One round trip: both statements go as one batch in a transaction.
-func (db *DB) FinishAttempt(ctx context.Context, d facematch.Delivery, a facematch.Attempt, retryAt *time.Time) error {
+func (db *DB) FinishAttempt(ctx context.Context, d facematch.Delivery, a facematch.Attempt, retryAt *time.Time) (err error) {
+	defer wrapOp(&err, "postgres.FinishAttempt")
 	state, next := "failed", int64(0)
 	switch {
 	case a.OK:

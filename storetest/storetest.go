@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -364,6 +365,10 @@ func testSessionRoundTripAndDelete(t *testing.T, open Open) {
 		}
 		if _, err := other.Session(ctx, stranger.ID, sess.ID); true {
 			wantCode(t, "another application's session", err, facematch.ENOTFOUND)
+			// Errors name the store method they come from, for the logs of a 500.
+			if op := facematch.ErrorOp(err); !strings.HasSuffix(op, ".Session") {
+				t.Errorf("the error of Session names the operation %q", op)
+			}
 		}
 		img, err := other.SessionImage(ctx, sess.ID, facematch.ImageSource)
 		if err != nil || string(img.Data) != "ref\x00\xff" || img.ContentType != "image/png" {
