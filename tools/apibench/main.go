@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/facematch/facematch/imaging"
+	"github.com/facematch/facematch/internal/benchseed"
 	"github.com/facematch/facematch/internal/shared"
 	"github.com/facematch/facematch/matcher"
 )
@@ -144,38 +145,7 @@ func start(name string, args ...string) (*server, error) {
 
 // seed creates an organization with a live and a sandbox key on a data folder.
 func seed(bin, data string) (live, sandbox string, err error) {
-	cli := func(args ...string) (map[string]any, error) {
-		out, err := exec.Command(bin, append(args, "--data", data)...).Output()
-		if err != nil {
-			return nil, fmt.Errorf("%v: %w", args, err)
-		}
-		var m map[string]any
-		return m, json.Unmarshal(out, &m)
-	}
-	org, err := cli("org", "create", "--name", "bench", "--credits", "1000000")
-	if err != nil {
-		return "", "", err
-	}
-	for _, mode := range []string{"live", "sandbox"} {
-		args := []string{"app", "create", "--org", org["id"].(string), "--name", mode}
-		if mode == "sandbox" {
-			args = append(args, "--sandbox")
-		}
-		app, err := cli(args...)
-		if err != nil {
-			return "", "", err
-		}
-		k, err := cli("key", "create", "--app", app["id"].(string))
-		if err != nil {
-			return "", "", err
-		}
-		if mode == "live" {
-			live = k["key"].(string)
-		} else {
-			sandbox = k["key"].(string)
-		}
-	}
-	return live, sandbox, nil
+	return benchseed.Seed(bin, 1000000, "--data", data)
 }
 
 // formBody is a face-match request body.

@@ -16,7 +16,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -34,6 +33,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/facematch/facematch"
+	"github.com/facematch/facematch/internal/benchseed"
 	"github.com/facematch/facematch/internal/pgtest"
 	"github.com/facematch/facematch/internal/shared"
 	"github.com/facematch/facematch/postgres"
@@ -390,38 +390,7 @@ func start(name string, args ...string) (*server, error) {
 
 // seed creates an organization with a live and a sandbox key in the store the flags name.
 func seed(bin, data string, store []string) (live, sandbox string, err error) {
-	cli := func(args ...string) (map[string]any, error) {
-		out, err := exec.Command(bin, append(append(args, "--data", data), store...)...).Output()
-		if err != nil {
-			return nil, fmt.Errorf("%v: %w", args, err)
-		}
-		var m map[string]any
-		return m, json.Unmarshal(out, &m)
-	}
-	org, err := cli("org", "create", "--name", "bench", "--credits", "100000000")
-	if err != nil {
-		return "", "", err
-	}
-	for _, mode := range []string{"live", "sandbox"} {
-		args := []string{"app", "create", "--org", org["id"].(string), "--name", mode}
-		if mode == "sandbox" {
-			args = append(args, "--sandbox")
-		}
-		app, err := cli(args...)
-		if err != nil {
-			return "", "", err
-		}
-		k, err := cli("key", "create", "--app", app["id"].(string))
-		if err != nil {
-			return "", "", err
-		}
-		if mode == "live" {
-			live = k["key"].(string)
-		} else {
-			sandbox = k["key"].(string)
-		}
-	}
-	return live, sandbox, nil
+	return benchseed.Seed(bin, 100000000, append([]string{"--data", data}, store...)...)
 }
 
 // formBody is a face-match request body.
