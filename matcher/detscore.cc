@@ -47,6 +47,9 @@ extern "C" int detscore_run(detscore* s, const unsigned char* rgb, int w, int h,
 			for (auto&& d : s->cnn(img)) {
 				dets.push_back(rect_detection{d.detection_confidence, 0, d.rect});
 			}
+			// The network keeps every layer's output until the next
+			// pass; a fallback pass is rare, so give them back now.
+			s->cnn.clean();
 		} else {
 			s->hog(img, dets, adjust);
 		}

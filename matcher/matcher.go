@@ -1,7 +1,8 @@
-// Package matcher compares the faces of two images with dlib, through go-face. It owns a pool of
-// recognizers, one per worker, and the pipeline around them: decode, orient, reduce, detect with
-// fallbacks, choose a face, describe it and score the pair; it also reads each face's detector
-// score and estimates its age and gender (package agegender). It knows nothing of HTTP.
+// Package matcher compares the faces of two images with dlib, through go-face (package goface, a
+// fork whose recognizers share one shape predictor). It owns a pool of recognizers, one per
+// worker, and the pipeline around them: decode, orient, reduce, detect with fallbacks, choose a
+// face, describe it and score the pair; it also reads each face's detector score and estimates
+// its age and gender (package agegender). It knows nothing of HTTP.
 package matcher
 
 import (
@@ -18,11 +19,10 @@ import (
 	"sync"
 	"time"
 
-	face "github.com/Kagami/go-face"
-
 	"github.com/facematch/facematch"
 	"github.com/facematch/facematch/agegender"
 	"github.com/facematch/facematch/imaging"
+	face "github.com/facematch/facematch/matcher/internal/goface"
 )
 
 // Working-image defaults: the longest side and JPEG quality an image is reduced to before
