@@ -45,6 +45,8 @@ func TestStrictFlagsAndVariables(t *testing.T) {
 		{"memory limit without number", nil, []string{"serve", "--memory-limit", "MiB"}, "-memory-limit"},
 		{"memory limit unit unknown (env)", []string{"FACEMATCH_MEMORY_LIMIT", "300M"}, []string{"serve"}, "FACEMATCH_MEMORY_LIMIT"},
 		{"memory limit too small", nil, []string{"serve", "--memory-limit", "1MiB"}, "-memory-limit"},
+		{"body memory off", nil, []string{"serve", "--body-memory", "off"}, "-body-memory"},
+		{"body memory under one body (env)", []string{"FACEMATCH_BODY_MEMORY", "8MiB"}, []string{"serve"}, "FACEMATCH_BODY_MEMORY"},
 		{"sandbox key malformed", nil, []string{"serve", "--sandbox-key", "fm_sandbox_0123"}, "-sandbox-key"},
 		{"sandbox key of live form (env)", []string{"FACEMATCH_SANDBOX_KEY", "fm_live" + strings.TrimPrefix(sandboxKey, "fm_sandbox")}, []string{"serve", "--sandbox-only"}, "FACEMATCH_SANDBOX_KEY"},
 		{"sandbox key uppercase hex", nil, []string{"serve", "--sandbox-key", strings.ToUpper(sandboxKey[:11]) + sandboxKey[11:]}, "-sandbox-key"},
@@ -100,6 +102,27 @@ func TestWorkersDefaultIsGOMAXPROCS(t *testing.T) {
 	}
 	if cfg.Workers != 1 {
 		t.Fatalf("workers %d with GOMAXPROCS 1 (host CPUs %d)", cfg.Workers, runtime.NumCPU())
+	}
+}
+
+// --body-memory reads sizes of at least one of the largest bodies, 48 MiB unless given.
+func TestBodyMemory(t *testing.T) {
+	for _, tc := range []struct {
+		env  []string
+		args []string
+		want int64
+	}{
+		{nil, nil, 48 << 20},
+		{nil, []string{"--body-memory", "12MiB"}, 12 << 20},
+		{[]string{"FACEMATCH_BODY_MEMORY", "1GiB"}, nil, 1 << 30},
+	} {
+		cfg, _, err := serveFlags(&cmdContext{getenv: env(tc.env...)}, tc.args)
+		if err != nil {
+			t.Fatalf("%v %v: %v", tc.env, tc.args, err)
+		}
+		if cfg.BodyMemory != tc.want {
+			t.Fatalf("%v %v: body memory %d, want %d", tc.env, tc.args, cfg.BodyMemory, tc.want)
+		}
 	}
 }
 

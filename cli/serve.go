@@ -54,6 +54,7 @@ func serveFlags(c *cmdContext, args []string) (serviceConfig, serveOptions, erro
 	mediaTTL := f.duration("media-url-ttl", server.DefaultMediaTTL, time.Second, false, "how long a signed image URL works")
 	publicURL := custom(f, "public-url", "", parseBaseURL, nil, "scheme and host that image URLs start with (default: the request's)")
 	maxInFlight := f.integer("max-inflight", server.DefaultMaxInFlight, 1, "requests whose bodies are held in memory at once; more wait their turn")
+	bodyMemory := custom(f, "body-memory", int64(server.DefaultBodyMemory), parseBodyMemory, showSize, "bytes of request bodies (and the forms read from them) held at once, e.g. 48MiB; more wait their turn, unread")
 	liveQueue := custom(f, "live-queue", -1, parseLiveQueue, showLiveQueue, "live face-match calls that may wait for a busy worker; more get 503 with Retry-After, unread and unbilled")
 	memoryLimit := custom(f, "memory-limit", -1, parseSize, showSize, "soft limit of the Go heap (e.g. 256MiB, or off): the collector works harder near it; the models live outside it (see docs/scaling.md)")
 	retention := f.duration("retention", 0, time.Minute, true, "delete saved sessions older than this, every hour, e.g. 30d (default: keep forever)")
@@ -74,7 +75,7 @@ func serveFlags(c *cmdContext, args []string) (serviceConfig, serveOptions, erro
 		Store: f.store(), Models: *f.models, ReplicaLease: *replicaLease, Workers: *workers, SandboxOnly: *sandboxOnly, SandboxKey: *sandboxKey,
 		AllowPrivateWebhooks: *allowPrivate, WebhookBackoff: *backoff, WebhookWorkers: *webhookWorkers,
 		WriteLimit: *writeLimit, ReadLimit: *readLimit, RateWindow: *window, MediaTTL: *mediaTTL,
-		PublicURL: *publicURL, MaxInFlight: *maxInFlight, LiveQueue: *liveQueue, MetricsElsewhere: *metricsAddr != "",
+		PublicURL: *publicURL, MaxInFlight: *maxInFlight, BodyMemory: *bodyMemory, LiveQueue: *liveQueue, MetricsElsewhere: *metricsAddr != "",
 	}, o, nil
 }
 
@@ -354,12 +355,36 @@ func defaultLiveQueue(workers int) int { return max(8, 2*workers) }
 // memory under 400 MB (docs/scaling.md).
 func defaultMemoryLimit(workers int) int64 { return max(40, 20*int64(workers)) << 20 }
 
-// parseSize reads a size in bytes: a whole number with an optional unit B, KiB, MiB or GiB (KB,
-// MB and GB are read as the same powers of two), or "off" for none.
+// parseSize reads --memory-limit: a size of at least 32 MiB (see parseBytes), or "off" for none.
 func parseSize(s string) (int64, error) {
 	if s == "off" || s == "0" {
 		return 0, nil
 	}
+	n, err := parseBytes(s)
+	if err != nil {
+		return 0, errors.New("want a size such as 256MiB or 1GiB, or off")
+	}
+	if n < 32<<20 {
+		return 0, errors.New("want at least 32MiB, or off")
+	}
+	return n, nil
+}
+
+// parseBodyMemory reads --body-memory: a size of at least one of the largest bodies.
+func parseBodyMemory(s string) (int64, error) {
+	n, err := parseBytes(s)
+	if err != nil {
+		return 0, errors.New("want a size such as 48MiB")
+	}
+	if n < server.MaxBodyBytes {
+		return 0, fmt.Errorf("want at least %d bytes (12MiB), the largest body a request may send", server.MaxBodyBytes)
+	}
+	return n, nil
+}
+
+// parseBytes reads a size in bytes: a whole number with an optional unit B, KiB, MiB or GiB (KB,
+// MB and GB are read as the same powers of two).
+func parseBytes(s string) (int64, error) {
 	units := []struct {
 		suffix string
 		shift  uint
@@ -373,10 +398,7 @@ func parseSize(s string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(num, 10, 64)
 	if err != nil || n < 1 || n > (1<<62)>>shift {
-		return 0, errors.New("want a size such as 256MiB or 1GiB, or off")
-	}
-	if n<<shift < 32<<20 {
-		return 0, errors.New("want at least 32MiB, or off")
+		return 0, errors.New("not a size")
 	}
 	return n << shift, nil
 }

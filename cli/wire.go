@@ -38,6 +38,8 @@ type serviceConfig struct {
 	MediaTTL             time.Duration
 	PublicURL            string
 	MaxInFlight          int
+	// BodyMemory bounds the bytes of request bodies held at once (serve --body-memory).
+	BodyMemory int64
 	// LiveQueue is how many live calls may wait for a busy worker (serve --live-queue); the
 	// server admits Workers + LiveQueue live calls at once.
 	LiveQueue int
@@ -101,7 +103,7 @@ func wire(ctx context.Context, cfg serviceConfig, logger *slog.Logger) (_ *servi
 	s.server, err = server.New(ctx, server.Config{
 		Store: s.store, Matcher: m, Sandbox: sb, Metrics: s.metrics, Logger: logger, Guard: guard, Notify: s.dispatcher.Notify,
 		WriteLimit: cfg.WriteLimit, ReadLimit: cfg.ReadLimit, Window: cfg.RateWindow, MediaTTL: cfg.MediaTTL,
-		PublicURL: cfg.PublicURL, MaxInFlight: cfg.MaxInFlight, MaxLive: maxLive, MetricsElsewhere: cfg.MetricsElsewhere,
+		PublicURL: cfg.PublicURL, MaxInFlight: cfg.MaxInFlight, BodyMemory: cfg.BodyMemory, MaxLive: maxLive, MetricsElsewhere: cfg.MetricsElsewhere,
 	})
 	if err != nil {
 		return nil, err

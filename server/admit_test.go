@@ -188,3 +188,55 @@ func waitingLiveCalls(b *testing.B, parked int, user, ref file) (held, bodyLen f
 	wg.Wait()
 	return float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(parked), float64(len(data))
 }
+
+// Bodies are held within Config.BodyMemory and Config.MaxInFlight: with room for one of the
+// largest bodies only, or for one body, a live call of 6.5 MB parked in the matcher leaves no
+// room for a second such body, which waits, unanswered, until the first is answered; a request
+// without a body waits for neither.
+func TestBodiesHeldAreBounded(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opt  envOption
+	}{
+		{"bytes", func(c *server.Config) { c.BodyMemory = server.MaxBodyBytes }},
+		{"count", func(c *server.Config) { c.MaxInFlight = 1 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			gate := newGatedMatcher()
+			e := newEnv(t, withMatcher(gate), tc.opt)
+			live := e.tenant(10, facematch.ModeLive)
+			sbx := e.tenant(0, facematch.ModeSandbox)
+			// Photos padded to 3.2 MB each: their headers are what the server reads before
+			// matching.
+			padded := func(rel string) file {
+				f := photo(t, rel)
+				f.data = append(bytes.Clone(f.data), make([]byte, 3<<20)...)
+				return f
+			}
+			user, ref := padded("barack_obama/obama.jpg"), padded("barack_obama/obama2.jpg")
+			var once sync.Once
+			release := func() { once.Do(func() { close(gate.release) }) }
+			t.Cleanup(release) // before the server closes, also when the test fails
+
+			first := make(chan response, 1)
+			go func() { first <- e.faceMatch(live.key, user, ref, "save_api_request", "false") }()
+			select {
+			case <-gate.entered:
+			case <-time.After(30 * time.Second):
+				t.Fatal("the first call did not reach the matcher")
+			}
+			second := make(chan response, 1)
+			go func() { second <- e.faceMatch(sbx.key, user, ref) }()
+			select {
+			case r := <-second:
+				t.Fatalf("the second body was answered (%d) while the first held the room", r.status)
+			case <-time.After(time.Second):
+			}
+			wantStatus(t, e.do(e.request(http.MethodGet, "/v3/sessions/", live.key, nil, "")), http.StatusOK)
+
+			release()
+			wantStatus(t, <-first, http.StatusOK)
+			wantStatus(t, <-second, http.StatusOK)
+		})
+	}
+}

@@ -20,6 +20,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/facematch/facematch"
 	"github.com/facematch/facematch/contract"
 	"github.com/facematch/facematch/imaging"
@@ -65,6 +67,7 @@ func fuzzServer(tb testing.TB) *Server {
 			},
 			oaRouter: router,
 			bodies:   make(chan struct{}, 8),
+			bodyMem:  semaphore.NewWeighted(DefaultBodyMemory),
 		}
 	})
 	return fuzzSrv

@@ -18,6 +18,7 @@ import (
 	"github.com/facematch/facematch/contract"
 	"github.com/facematch/facematch/sandbox"
 	"github.com/facematch/facematch/webhook"
+	"golang.org/x/sync/semaphore"
 )
 
 // Defaults of the limits of spec sections 2 and 4.
@@ -28,6 +29,12 @@ const (
 	DefaultMediaTTL   = time.Hour
 	// DefaultMaxInFlight bodies of at most 11.5 MB each (two 5 MiB images and the fields).
 	DefaultMaxInFlight = 16
+	// DefaultBodyMemory is the default of Config.BodyMemory: 48 MiB, four of the largest bodies
+	// or about 270 of the load tool's pairs (docs/scaling.md).
+	DefaultBodyMemory = 48 << 20
+	// MaxBodyBytes bounds a request body: two images of MaxImageBytes and room for the other
+	// fields.
+	MaxBodyBytes = 2*MaxImageBytes + 1<<20
 )
 
 // Config is what a Server is made of.
@@ -57,6 +64,11 @@ type Config struct {
 	Notify func()
 	// MaxInFlight bounds the requests whose bodies are held in memory at once.
 	MaxInFlight int
+	// BodyMemory bounds the bytes of the bodies held in memory at once, and of the forms read
+	// from them: a request reserves its Content-Length (MaxBodyBytes when it declares none)
+	// before its body is read, and gives it back once answered; the others wait their turn.
+	// 0 means DefaultBodyMemory; it is raised to MaxBodyBytes if lower.
+	BodyMemory int64
 	// MaxLive bounds the live face-match calls held at once, waiting or matching: the matcher's
 	// workers plus the places to wait for one (serve --live-queue). A live call past it is
 	// answered 503 with Retry-After before its body is read. 0 means no bound.
@@ -72,7 +84,8 @@ type Server struct {
 	handler  http.Handler
 	oaRouter routers.Router
 	mediaKey []byte
-	bodies   chan struct{}  // one token per body held in memory
+	bodies   chan struct{} // one token per body held in memory
+	bodyMem  *semaphore.Weighted
 	live     *liveAdmission // nil when Config.MaxLive is 0
 }
 
@@ -106,6 +119,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = DefaultMaxInFlight
 	}
+	if cfg.BodyMemory <= 0 {
+		cfg.BodyMemory = DefaultBodyMemory
+	}
+	cfg.BodyMemory = max(cfg.BodyMemory, MaxBodyBytes)
 	if cfg.Notify == nil {
 		cfg.Notify = func() {}
 	}
@@ -124,7 +141,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("media signing key: %w", err)
 	}
-	s := &Server{cfg: cfg, oaRouter: oaRouter, mediaKey: key, bodies: make(chan struct{}, cfg.MaxInFlight)}
+	s := &Server{cfg: cfg, oaRouter: oaRouter, mediaKey: key, bodies: make(chan struct{}, cfg.MaxInFlight),
+		bodyMem: semaphore.NewWeighted(cfg.BodyMemory)}
 	if cfg.MaxLive > 0 {
 		s.live = newLiveAdmission(cfg.MaxLive)
 	}

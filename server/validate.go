@@ -15,12 +15,9 @@ import (
 	"github.com/facematch/facematch"
 )
 
-// maxBodyBytes bounds a request body: two images of MaxImageBytes and room for the other fields.
-const maxBodyBytes = 2*MaxImageBytes + 1<<20
-
-// validation is what the validate middleware learnt of a request: its body, read once, the
-// body's form when it is multipart/form-data, and the field-keyed complaints of openapi.yaml
-// about it.
+// validation is what the validate middleware learnt of a request: its body, read once, or,
+// when it is multipart/form-data, the body's form instead, and the field-keyed complaints of
+// openapi.yaml about it.
 type validation struct {
 	body   []byte
 	form   *form
@@ -65,23 +62,40 @@ func (s *Server) validate(next validatedHandler) http.Handler {
 		tooLarge := func() {
 			w.Header().Set("Connection", "close")
 			s.writeError(w, r, facematch.Errorf(facematch.EINVALID,
-				"The request body is too large: at most %d bytes (two images of at most %d bytes and the other fields).", maxBodyBytes, MaxImageBytes))
+				"The request body is too large: at most %d bytes (two images of at most %d bytes and the other fields).", MaxBodyBytes, MaxImageBytes))
 		}
 		// A body declared larger than the limit is refused unread.
-		if r.ContentLength > maxBodyBytes {
+		if r.ContentLength > MaxBodyBytes {
 			tooLarge()
 			return
 		}
-		// At most MaxInFlight bodies are held at once; the others wait their turn. With the
-		// body limit this bounds the memory requests take, whatever the load.
-		select {
-		case s.bodies <- struct{}{}:
-			defer func() { <-s.bodies }()
-		case <-r.Context().Done():
-			s.writeError(w, r, r.Context().Err())
-			return
+		// At most MaxInFlight bodies, of at most BodyMemory bytes in all, are held at once; the
+		// others wait their turn, unread. This bounds the memory requests take, whatever the
+		// load and the size of the photos. A request without a body waits for neither.
+		reserved := r.ContentLength
+		if reserved < 0 {
+			reserved = MaxBodyBytes
+		}
+		if reserved > 0 {
+			select {
+			case s.bodies <- struct{}{}:
+				defer func() { <-s.bodies }()
+			case <-r.Context().Done():
+				s.writeError(w, r, r.Context().Err())
+				return
+			}
+			if err := s.bodyMem.Acquire(r.Context(), reserved); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			defer func() { s.bodyMem.Release(reserved) }()
 		}
 		body, err := readBody(w, r)
+		if r.ContentLength < 0 && err == nil {
+			// A body of unknown length reserved the most it could be; keep what it is.
+			s.bodyMem.Release(reserved - int64(len(body)))
+			reserved = int64(len(body))
+		}
 		if err != nil {
 			var maxErr *http.MaxBytesError
 			if errors.As(err, &maxErr) {
@@ -107,6 +121,11 @@ func (s *Server) validate(next validatedHandler) http.Handler {
 			})
 			translateOpenAPIError(err, v.fields)
 			translateOpenAPIError(validateBody(r, route, v), v.fields)
+		}
+		if v.form != nil {
+			// The form's parts are copies: keeping the body too would double what a live call
+			// holds while it waits for a worker (docs/scaling.md).
+			v.body, body = nil, nil
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		next(w, r, v)
@@ -163,15 +182,15 @@ func validateBody(r *http.Request, route *routers.Route, v *validation) error {
 	return nil
 }
 
-// readBody reads the body, at most maxBodyBytes of it, into a buffer sized from Content-Length
+// readBody reads the body, at most MaxBodyBytes of it, into a buffer sized from Content-Length
 // so that it is not grown and copied as it comes.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	size := r.ContentLength
-	if size < 0 || size > maxBodyBytes {
+	if size < 0 || size > MaxBodyBytes {
 		size = 0
 	}
 	buf := bytes.NewBuffer(make([]byte, 0, size+bytes.MinRead))
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	return buf.Bytes(), err
 }
 
