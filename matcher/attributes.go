@@ -12,55 +12,6 @@ import (
 // small for the age/gender network (FM-RESP-3): its age and gender stay null.
 const MinAttributesWidth = 40
 
-// scoreAdjust lowers the HOG detector's threshold when the scores are read, so that a window
-// go-face's copy of the image (a JPEG of it) scored just above the threshold is still reported.
-const scoreAdjust = -0.25
-
-// minScoreOverlap is the intersection over union a scored window must have with the face's
-// own window to be taken as the same.
-const minScoreOverlap = 0.5
-
-// score reads the score of every face from the detector of the pass that found it, run again
-// with scores on the detection image, and maps it to a confidence. A face whose window is not
-// found again keeps the threshold's score, 0: the detector did accept it.
-func (m *Matcher) score(sc *scorer, f *found, faces []Face) error {
-	var dets []detection
-	var err error
-	if f.pass.cnn {
-		// A CNN pass runs alone, on the network the workers share (Matcher.cnn).
-		m.exclusive(func() { dets, err = m.cnnScorer.run(f.img, true, scoreAdjust) })
-	} else {
-		dets, err = sc.run(f.img, false, scoreAdjust)
-	}
-	if err != nil {
-		return err
-	}
-	for i := range faces {
-		faces[i].Score, faces[i].ScoreFound = 0, false
-		bestOverlap := minScoreOverlap
-		for _, d := range dets {
-			if o := overlap(d.rect, faces[i].det); o >= bestOverlap {
-				bestOverlap = o
-				faces[i].Score, faces[i].ScoreFound = max(d.score, 0), true
-			}
-		}
-		faces[i].Confidence = Confidence(faces[i].Score)
-	}
-	return nil
-}
-
-// overlap is the intersection over union of two of dlib's rectangles (inclusive corners).
-func overlap(a, b image.Rectangle) float64 {
-	a.Max = a.Max.Add(image.Pt(1, 1))
-	b.Max = b.Max.Add(image.Pt(1, 1))
-	in := a.Intersect(b)
-	if in.Empty() {
-		return 0
-	}
-	i := float64(in.Dx() * in.Dy())
-	return i / (float64(a.Dx()*a.Dy()+b.Dx()*b.Dy()) - i)
-}
-
 // confidenceWidth is the score over which the confidence's logistic curve rises by a factor e
 // in odds (docs/calibration.md).
 const confidenceWidth = 0.5

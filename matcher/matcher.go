@@ -1,8 +1,9 @@
 // Package matcher compares the faces of two images with dlib, through go-face (package goface, a
-// fork whose recognizers share one shape predictor). It owns a pool of recognizers, one per
-// worker, and the pipeline around them: decode, orient, reduce, detect with fallbacks, choose a
-// face, describe it and score the pair; it also reads each face's detector score and estimates
-// its age and gender (package agegender). It knows nothing of HTTP.
+// fork whose recognizers share one shape predictor and report the detectors' scores). It owns a
+// pool of recognizers, one per worker, and the pipeline around them: decode, orient, reduce,
+// detect with fallbacks, choose a face, describe it and score the pair; it also maps each face's
+// detector score to a confidence and estimates its age and gender (package agegender). It knows
+// nothing of HTTP.
 package matcher
 
 import (
@@ -67,18 +68,15 @@ type Matcher struct {
 	ageGender *agegender.Net // read-only, shared by the workers
 	// cnn makes the CNN detector's passes, the last-resort fallback, exclusive: every analysis
 	// holds it for reading, and a CNN pass for writing, so that while one runs, on the CNN
-	// network of the first worker's recognizer and on cnnScorer, no other worker analyses. A
-	// pass allocates ~65 MB of convolution buffers and its networks keep ~28 MB of outputs:
-	// alone, it needs about as much as two workers' ordinary analyses, which bounds a replica's
-	// peak memory whatever the number of workers (docs/scaling.md).
-	cnn       sync.RWMutex
-	cnnScorer *scorer
+	// network of the first worker's recognizer, no other worker analyses. A pass needs about
+	// as much memory as two workers' ordinary analyses, which bounds a replica's peak memory
+	// whatever the number of workers (docs/scaling.md).
+	cnn sync.RWMutex
 }
 
-// worker is what one image is analysed with: go-face's recognizer and the detectors' scorer.
+// worker is what one image is analysed with: go-face's recognizer.
 type worker struct {
-	rec    *face.Recognizer
-	scorer *scorer
+	rec *face.Recognizer
 }
 
 var _ facematch.Matcher = (*Matcher)(nil)
@@ -112,19 +110,9 @@ func New(cfg Config) (*Matcher, error) {
 			m.Close()
 			return nil, fmt.Errorf("loading models from %s: %w", cfg.Models, err)
 		}
-		sc, err := newScorer(filepath.Join(cfg.Models, "mmod_human_face_detector.dat"))
-		if err != nil {
-			rec.Close()
-			m.Close()
-			return nil, fmt.Errorf("loading models from %s: %w", cfg.Models, err)
-		}
-		w := &worker{rec: rec, scorer: sc}
+		w := &worker{rec: rec}
 		m.all = append(m.all, w)
 		m.pool <- w
-	}
-	if m.cnnScorer, err = newScorer(filepath.Join(cfg.Models, "mmod_human_face_detector.dat")); err != nil {
-		m.Close()
-		return nil, fmt.Errorf("loading models from %s: %w", cfg.Models, err)
 	}
 	return m, nil
 }
@@ -136,13 +124,8 @@ func (m *Matcher) Workers() int { return m.cfg.Workers }
 func (m *Matcher) Close() {
 	for _, w := range m.all {
 		w.rec.Close()
-		w.scorer.close()
 	}
 	m.all = nil
-	if m.cnnScorer != nil {
-		m.cnnScorer.close()
-		m.cnnScorer = nil
-	}
 }
 
 // Face is one face found in an image.
@@ -152,18 +135,15 @@ type Face struct {
 	Box [4]int
 	// Whole is true when the detector's box lies wholly inside the image.
 	Whole bool
-	// Score is the score of the detector that found the face: the HOG detector's SVM margin or
-	// the CNN detector's detection confidence, 0 being each one's threshold. ScoreFound is
-	// false when the window could not be scored again, and Score is then the threshold, 0.
-	Score      float64
-	ScoreFound bool
+	// Score is the score the detector that found the face gave it: the HOG detector's SVM
+	// margin or the CNN detector's detection confidence, 0 being each one's threshold.
+	Score float64
 	// Confidence is Score mapped to 0-1 (see Confidence and docs/calibration.md).
 	Confidence float64
 	// Attributes is the age/gender network's estimate, nil for a face under
 	// MinAttributesWidth pixels wide.
 	Attributes *agegender.Estimate
-	exact      [4]float64      // Box before rounding and clipping
-	det        image.Rectangle // the detector's rectangle in the detection image
+	exact      [4]float64 // Box before rounding and clipping
 	desc       face.Descriptor
 }
 
@@ -307,11 +287,6 @@ func (m *Matcher) Analyze(ctx context.Context, data []byte, rotate bool) (*Analy
 	an.Chosen = choose(an.Faces)
 	an.Descriptor = an.Faces[an.Chosen].desc
 
-	t = time.Now()
-	if err := m.score(w.scorer, best, an.Faces); err != nil {
-		return nil, err
-	}
-	m.observe("confidence", t)
 	t = time.Now()
 	for i := range an.Faces {
 		if err := m.estimate(img, h, work, best, &an.Faces[i]); err != nil {
@@ -481,8 +456,10 @@ func place(work *imaging.Working, f *found) []Face {
 			Box:   [4]int{clampInt(x1, fw), clampInt(y1, fh), clampInt(x2, fw), clampInt(y2, fh)},
 			Whole: wholeIn(r, b),
 			exact: [4]float64{x1, y1, x2, y2},
-			det:   r,
 			desc:  fc.Descriptor,
+			// dlib reports windows from the threshold up; max keeps that true of any rounding.
+			Score:      max(fc.Score, 0),
+			Confidence: Confidence(max(fc.Score, 0)),
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].area() > out[j].area() })

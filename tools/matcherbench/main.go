@@ -212,9 +212,9 @@ func run(models, dlibraw string, repeat int, seconds float64, photos []string) e
 		return s / float64(len(rs))
 	}
 	fmt.Printf("\nours, 1 worker, mean ms per photo:\n")
-	fmt.Printf("  decode %.1f  reduce %.1f  detect %.1f  fallback passes %.1f  confidence %.1f  age/gender %.1f  describe %.1f  total %.1f\n",
-		stage("decode"), stage("reduce"), stage("detect-hog"), stage("detect-hog-2x")+stage("detect-cnn"), stage("confidence"), stage("agegender"), stage("describe"), oursSum/k)
-	fmt.Printf("  confidence = the detector run again with scores; age/gender = every face's crop and network\n")
+	fmt.Printf("  decode %.1f  reduce %.1f  detect %.1f  fallback passes %.1f  age/gender %.1f  describe %.1f  total %.1f\n",
+		stage("decode"), stage("reduce"), stage("detect-hog"), stage("detect-hog-2x")+stage("detect-cnn"), stage("agegender"), stage("describe"), oursSum/k)
+	fmt.Printf("  detect includes each face's score (confidence), read from the same detection; age/gender = every face's crop and network\n")
 	fmt.Printf("  detect = JPEG encoding and go-face on the %d-pixel detection image; dlib's stages on those same JPEGs:\n", matcher.DefaultMaxSide)
 	fmt.Printf("    jpeg %.1f  detect %.1f  landmarks %.1f  descriptor %.1f\n",
 		mean(rawWork, func(r rawResult) float64 { return r.Decode }), mean(rawWork, func(r rawResult) float64 { return r.Detect }),

@@ -1,7 +1,7 @@
 // facerec.cc of github.com/Kagami/go-face at v0.0.0-20210630145111-0c14797b4d0e (CC0), with the
-// changes listed in doc.go: the shape predictor is shared by every recognizer loaded from the same
-// file, and the symbols live in namespace goface. The recognition itself is upstream's, line for
-// line (FaceRec::Recognize).
+// changes listed in goface.go: the shape predictor is shared by every recognizer loaded from the
+// same file, each face keeps the score its detector gave it, and the symbols live in namespace
+// goface. The recognition itself is upstream's (FaceRec::Recognize).
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -112,28 +112,41 @@ public:
 		padding = 0.25;
 	}
 
-	std::tuple<std::vector<rectangle>, std::vector<descriptor>, std::vector<full_object_detection>>
+	// Recognize is upstream's, but for the detectors' scores: upstream's detector_(img) is
+	// dlib's detector_(img, dets) with each rect_detection's score dropped, and upstream sorts
+	// the rectangles alone, so here each score travels with its rectangle through the same sort.
+	std::tuple<std::vector<rectangle>, std::vector<double>, std::vector<descriptor>, std::vector<full_object_detection>>
 	Recognize(const matrix<rgb_pixel>& img,int max_faces,int type) {
+		std::vector<std::pair<rectangle, double>> found;
 		std::vector<rectangle> rects;
+		std::vector<double> scores;
 		std::vector<descriptor> descrs;
 		std::vector<full_object_detection> shapes;
 
 		if(type == 0) {
 			std::lock_guard<std::mutex> lock(detector_mutex_);
-			rects = detector_(img);
+			std::vector<rect_detection> dets;
+			detector_(img, dets);
+			for (auto&& d : dets) {
+				found.emplace_back(d.rect, d.detection_confidence);
+			}
 		} else{
 			std::lock_guard<std::mutex> lock(cnn_net_mutex_);
 			auto dets = cnn_net_(img);
 			for (auto&& d : dets) {
-				rects.push_back(d.rect);
+				found.emplace_back(d.rect, d.detection_confidence);
 			}
+		}
+
+		std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+		for (auto&& f : found) {
+			rects.push_back(f.first);
+			scores.push_back(f.second);
 		}
 
 		// Short circuit.
 		if (rects.size() == 0 || (max_faces > 0 && rects.size() > (size_t)max_faces))
-			return {std::move(rects), std::move(descrs), std::move(shapes)};
-
-		std::sort(rects.begin(), rects.end());
+			return {std::move(rects), std::move(scores), std::move(descrs), std::move(shapes)};
 
 		for (const auto& rect : rects) {
 			auto shape = (*sp_)(img, rect);
@@ -144,7 +157,7 @@ public:
 			descrs.push_back(net_(face_chip));
 		}
 
-		return {std::move(rects), std::move(descrs), std::move(shapes)};
+		return {std::move(rects), std::move(scores), std::move(descrs), std::move(shapes)};
 	}
 
 private:
@@ -185,12 +198,13 @@ goface_ret* goface_recognize(goface_rec* rec, const uint8_t* img_data, int len, 
 	FaceRec* cls = (FaceRec*)(rec->cls);
 	matrix<rgb_pixel> img;
 	std::vector<rectangle> rects;
+	std::vector<double> scores;
 	std::vector<goface::descriptor> descrs;
 	std::vector<full_object_detection> shapes;
 
 	try {
 		goface::load_mem_jpeg(img, img_data, len);
-		std::tie(rects, descrs, shapes) = cls->Recognize(img, max_faces,type);
+		std::tie(rects, scores, descrs, shapes) = cls->Recognize(img, max_faces,type);
 	} catch(image_load_error& e) {
 		ret->err_str = strdup(e.what());
 		ret->err_code = GOFACE_IMAGE_LOAD_ERROR;
@@ -211,6 +225,10 @@ goface_ret* goface_recognize(goface_rec* rec, const uint8_t* img_data, int len, 
 		dst[1] = rects[i].top();
 		dst[2] = rects[i].right();
 		dst[3] = rects[i].bottom();
+	}
+	ret->scores = (double*)malloc(ret->num_faces * sizeof(double));
+	for (int i = 0; i < ret->num_faces; i++) {
+		ret->scores[i] = scores[i];
 	}
 	ret->descriptors = (float*)malloc(ret->num_faces * goface::DESCR_SIZE);
 	for (int i = 0; i < ret->num_faces; i++) {

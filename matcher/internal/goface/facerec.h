@@ -21,6 +21,7 @@ typedef struct goface_rec {
 typedef struct goface_ret {
 	int num_faces;
 	long* rectangles;
+	double* scores; // the detector's score of each face (not in upstream)
 	float* descriptors;
 	int num_shapes;
 	long* shapes;

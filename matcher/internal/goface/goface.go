@@ -1,17 +1,20 @@
 // Package goface is a fork of github.com/Kagami/go-face at v0.0.0-20210630145111-0c14797b4d0e
 // (CC0, see COPYING): dlib's face detectors, landmark predictor and ResNet behind go-face's API,
-// kept to what package matcher calls. It differs from upstream in three ways, and in no result:
+// kept to what package matcher calls. It differs from upstream in four ways, and in none of
+// upstream's results:
 //
 //   - Every recognizer loaded from the same shape predictor file shares one copy of it. Upstream
 //     deserializes it into each recognizer; dlib's 68-point predictor is about 65 MB in memory, so
 //     a server with W workers held W copies of it (docs/scaling.md). Upstream already calls the
 //     predictor outside its locks, as dlib allows: predicting is const and keeps no state.
+//   - Each face keeps the score its detector gave it (Face.Score), which upstream computes and
+//     drops: matcher maps it to the entity's confidence without running the detector again.
 //   - The C and C++ names carry a goface prefix or namespace, so that upstream can be linked
 //     beside the fork: the tests compare the two, face by face, bit for bit.
 //   - What matcher does not call is left out: classification, jittering, file helpers.
 //
 // The recognition itself (detect, sort, predict the landmarks, cut the 150-pixel chip with 0.25
-// padding, run the ResNet) is upstream's code unchanged.
+// padding, run the ResNet) is upstream's code, with the scores carried along.
 package goface
 
 // #cgo CXXFLAGS: -std=c++17 -Wall -O3 -DNDEBUG -march=native
@@ -38,9 +41,13 @@ type Recognizer struct {
 	ptr *C.goface_rec
 }
 
-// Face holds the coordinates, descriptor and landmarks of one face.
+// Face holds the coordinates, detector score, descriptor and landmarks of one face.
 type Face struct {
-	Rectangle  image.Rectangle
+	Rectangle image.Rectangle
+	// Score is the detector's score of the face's window, 0 being its threshold: the HOG
+	// detector's SVM margin (rect_detection::detection_confidence) or the CNN detector's
+	// mmod_rect::detection_confidence.
+	Score      float64
 	Descriptor Descriptor
 	Shapes     []image.Point
 }
@@ -91,14 +98,17 @@ func (rec *Recognizer) recognize(detector int, imgData []byte) ([]Face, error) {
 	defer C.free(unsafe.Pointer(ret.shapes))
 	defer C.free(unsafe.Pointer(ret.rectangles))
 	defer C.free(unsafe.Pointer(ret.descriptors))
+	defer C.free(unsafe.Pointer(ret.scores))
 	parts := int(ret.num_shapes)
 	rects := unsafe.Slice((*C.long)(unsafe.Pointer(ret.rectangles)), n*rectLen)
+	scores := unsafe.Slice((*C.double)(unsafe.Pointer(ret.scores)), n)
 	descs := unsafe.Slice((*float32)(unsafe.Pointer(ret.descriptors)), n*descrLen)
 	shapes := unsafe.Slice((*C.long)(unsafe.Pointer(ret.shapes)), n*parts*shapeLen)
 	faces := make([]Face, n)
 	for i := range faces {
 		r := rects[i*rectLen:]
 		faces[i].Rectangle = image.Rect(int(r[0]), int(r[1]), int(r[2]), int(r[3]))
+		faces[i].Score = float64(scores[i])
 		copy(faces[i].Descriptor[:], descs[i*descrLen:(i+1)*descrLen])
 		faces[i].Shapes = make([]image.Point, parts)
 		for j := range parts {

@@ -176,6 +176,29 @@ func TestForkGivesUpstreamResults(t *testing.T) {
 				}
 			}
 			t.Logf("%d photos, %d faces: the same rectangles, landmarks and descriptors", len(idx), faces)
+
+			// Each face keeps its detector's score: dlib reports a window from its threshold,
+			// 0, up, and the scores tell faces apart.
+			distinct := map[float64]bool{}
+			for _, i := range idx {
+				run := fork1.Recognize
+				if c.cnn {
+					run = fork1.RecognizeCNN
+				}
+				got, err := run(jpegs[i])
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, f := range got {
+					if f.Score < 0 || math.IsNaN(f.Score) || f.Score > 10 {
+						t.Errorf("%s: face %v scored %v, want a score from 0 up", names[i], f.Rectangle, f.Score)
+					}
+					distinct[f.Score] = true
+				}
+			}
+			if len(distinct) < faces*3/4 {
+				t.Errorf("%d faces have only %d distinct scores", faces, len(distinct))
+			}
 		})
 	}
 }
