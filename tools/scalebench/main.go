@@ -6,11 +6,14 @@
 //   - what a request costs the database: statements per sandbox call, live call and saved live
 //     call, counted by pg_stat_statements;
 //   - the ceilings of the stores themselves, called in-process by many goroutines: rate-limit
-//     takes per second and saved sessions per second, SQLite against PostgreSQL.
+//     takes per second and saved sessions per second, SQLite against PostgreSQL;
+//   - a server's peak resident memory under the load tool's mix at 16, 64 and 256 clients,
+//     against the 400 MB bound of a replica with 2 workers (memory.go).
 //
 // PostgreSQL is a throw-away server (internal/pgtest) with durable commits, as in production.
 //
-//	go run ./tools/scalebench [-bin bin/facematch] [-models models] [-seconds 8]
+//	go run ./tools/scalebench [-bin bin/facematch] [-models models] [-seconds 8] [-memory-seconds 30]
+//	go run ./tools/scalebench -memory-only      # the memory section alone
 package main
 
 import (
@@ -47,8 +50,17 @@ func main() {
 	clients := flag.Int("clients", 16, "client concurrency of the HTTP runs")
 	workers := flag.Int("workers", 2, "recognizer workers per server")
 	storesOnly := flag.Bool("stores-only", false, "measure only the store ceilings (no servers)")
+	memorySeconds := flag.Float64("memory-seconds", 30, "duration of each run of the memory section (0 skips it)")
+	memoryOnly := flag.Bool("memory-only", false, "measure only a server's peak memory under load")
 	flag.Parse()
-	if err := run(*bin, *models, time.Duration(*seconds*float64(time.Second)), *clients, *workers, *storesOnly); err != nil {
+	err := error(nil)
+	if !*memoryOnly {
+		err = run(*bin, *models, time.Duration(*seconds*float64(time.Second)), *clients, *workers, *storesOnly)
+	}
+	if err == nil && !*storesOnly && *memorySeconds > 0 {
+		err = memoryRuns(*bin, *models, time.Duration(*memorySeconds*float64(time.Second)), *workers)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "scalebench:", err)
 		os.Exit(1)
 	}
