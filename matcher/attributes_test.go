@@ -177,9 +177,9 @@ func BenchmarkEstimate(b *testing.B) {
 		b.Fatal(err)
 	}
 	work := imaging.Prepare(img, h, m.cfg.MaxSide)
-	w := <-m.pool
-	best, err := m.detect(context.Background(), w.rec, work, []int{0})
-	m.pool <- w
+	rec := <-m.pool
+	best, err := m.detect(context.Background(), rec, work, []int{0})
+	m.pool <- rec
 	if err != nil || best == nil {
 		b.Fatalf("no face: %v", err)
 	}

@@ -63,8 +63,8 @@ type Config struct {
 // Matcher compares faces; it is safe for concurrent use.
 type Matcher struct {
 	cfg       Config
-	pool      chan *worker
-	all       []*worker
+	pool      chan *face.Recognizer // one recognizer per worker
+	all       []*face.Recognizer
 	ageGender *agegender.Net // read-only, shared by the workers
 	// cnn makes the CNN detector's passes, the last-resort fallback, exclusive: every analysis
 	// holds it for reading, and a CNN pass for writing, so that while one runs, on the CNN
@@ -72,11 +72,6 @@ type Matcher struct {
 	// as much memory as two workers' ordinary analyses, which bounds a replica's peak memory
 	// whatever the number of workers (docs/scaling.md).
 	cnn sync.RWMutex
-}
-
-// worker is what one image is analysed with: go-face's recognizer.
-type worker struct {
-	rec *face.Recognizer
 }
 
 var _ facematch.Matcher = (*Matcher)(nil)
@@ -103,16 +98,15 @@ func New(cfg Config) (*Matcher, error) {
 		return nil, fmt.Errorf("loading the age/gender network from %s: %w", cfg.Models, err)
 	}
 	tuneNative()
-	m := &Matcher{cfg: cfg, pool: make(chan *worker, cfg.Workers), ageGender: ageGender}
+	m := &Matcher{cfg: cfg, pool: make(chan *face.Recognizer, cfg.Workers), ageGender: ageGender}
 	for range cfg.Workers {
 		rec, err := face.NewRecognizer(cfg.Models)
 		if err != nil {
 			m.Close()
 			return nil, fmt.Errorf("loading models from %s: %w", cfg.Models, err)
 		}
-		w := &worker{rec: rec}
-		m.all = append(m.all, w)
-		m.pool <- w
+		m.all = append(m.all, rec)
+		m.pool <- rec
 	}
 	return m, nil
 }
@@ -122,8 +116,8 @@ func (m *Matcher) Workers() int { return m.cfg.Workers }
 
 // Close frees the recognizers. The Matcher must not be used afterwards.
 func (m *Matcher) Close() {
-	for _, w := range m.all {
-		w.rec.Close()
+	for _, rec := range m.all {
+		rec.Close()
 	}
 	m.all = nil
 }
@@ -248,16 +242,15 @@ func (m *Matcher) Analyze(ctx context.Context, data []byte, rotate bool) (*Analy
 	if err != nil {
 		return nil, err
 	}
-	var w *worker
+	var rec *face.Recognizer
 	select {
-	case w = <-m.pool:
+	case rec = <-m.pool:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	defer func() { m.pool <- w }()
+	defer func() { m.pool <- rec }()
 	m.cnn.RLock()
 	defer m.cnn.RUnlock()
-	rec := w.rec
 
 	t := time.Now()
 	img, err := imaging.DecodeAtLeast(data, h, m.cfg.MaxSide)
@@ -383,7 +376,7 @@ func (m *Matcher) recognize(rec *face.Recognizer, img *image.RGBA, p pass) ([]fa
 	var faces []face.Face
 	var err error
 	if p.cnn {
-		m.exclusive(func() { faces, err = m.all[0].rec.RecognizeCNN(jpg) })
+		m.exclusive(func() { faces, err = m.all[0].RecognizeCNN(jpg) })
 	} else {
 		faces, err = rec.Recognize(jpg)
 	}
@@ -449,17 +442,18 @@ func place(work *imaging.Working, f *found) []Face {
 	b := f.img.Bounds()
 	out := make([]Face, len(f.faces))
 	for i, fc := range f.faces {
+		// dlib reports windows from the threshold up; max keeps that true of any rounding.
+		score := max(fc.Score, 0)
 		r := fc.Rectangle // dlib's corners are inclusive
 		x1, y1 := float64(r.Min.X)/sx, float64(r.Min.Y)/sy
 		x2, y2 := float64(r.Max.X+1)/sx, float64(r.Max.Y+1)/sy
 		out[i] = Face{
-			Box:   [4]int{clampInt(x1, fw), clampInt(y1, fh), clampInt(x2, fw), clampInt(y2, fh)},
-			Whole: wholeIn(r, b),
-			exact: [4]float64{x1, y1, x2, y2},
-			desc:  fc.Descriptor,
-			// dlib reports windows from the threshold up; max keeps that true of any rounding.
-			Score:      max(fc.Score, 0),
-			Confidence: Confidence(max(fc.Score, 0)),
+			Box:        [4]int{clampInt(x1, fw), clampInt(y1, fh), clampInt(x2, fw), clampInt(y2, fh)},
+			Whole:      wholeIn(r, b),
+			exact:      [4]float64{x1, y1, x2, y2},
+			desc:       fc.Descriptor,
+			Score:      score,
+			Confidence: Confidence(score),
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].area() > out[j].area() })

@@ -13,12 +13,12 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/facematch/facematch"
 	"github.com/facematch/facematch/contract"
 	"github.com/facematch/facematch/sandbox"
 	"github.com/facematch/facematch/webhook"
-	"golang.org/x/sync/semaphore"
 )
 
 // Defaults of the limits of spec sections 2 and 4.
